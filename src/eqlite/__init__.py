@@ -1,0 +1,1 @@
+"""eqlite: run Elastic EQL detection rules, unmodified, over security telemetry."""

@@ -1,0 +1,1 @@
+"""Syntax: the EQL grammar (data), the AST, the parser and the printer."""
