@@ -24,14 +24,11 @@ MatchOp: TypeAlias = TypingLiteral[":", "like", "regex"]
 PipeName: TypeAlias = TypingLiteral["head", "tail"]
 TimeUnit: TypeAlias = TypingLiteral["ms", "s", "m", "h", "d"]
 
-_SPAN = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
-
-
 @dataclass(frozen=True, slots=True)
 class Node:
     """Base of every node."""
 
-    span: Span = _SPAN
+    span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
     def children(self) -> Iterator[Node]:
         """Yield the direct child nodes, in source order."""
@@ -191,6 +188,9 @@ class EventQuery(Node):
         yield self.condition
 
 
+_UNIT_MILLIS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
 @dataclass(frozen=True, slots=True)
 class TimeSpan(Node):
     """A ``maxspan`` value such as ``1m``."""
@@ -198,11 +198,9 @@ class TimeSpan(Node):
     value: int
     unit: TimeUnit
 
-    _MILLIS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-
     @property
     def millis(self) -> int:
-        return self.value * self._MILLIS[self.unit]
+        return self.value * _UNIT_MILLIS[self.unit]
 
     @property
     def nanos(self) -> int:
