@@ -106,6 +106,12 @@ def _describe(node: ast.Expr) -> str:
     return to_eql_expr(node)
 
 
+def _keyword_field(node: ast.Expr, kind: ValueType) -> bool:
+    """A keyword field indexes numbers and booleans as their text, and a term query converts
+    its value the same way, so comparing one with any literal is valid."""
+    return kind == "string" and isinstance(node, ast.Field)
+
+
 def _has_field(node: ast.Node) -> bool:
     return any(isinstance(child, ast.Field) for child in node.walk())
 
@@ -172,7 +178,8 @@ class _Analyzer:
         left = self.expression(node.left)
         right = self.expression(node.right)
         self.reject_field_comparison(node.left, node.right, node.span)
-        self.check_comparable(left, right, node.right.span, node.op)
+        if not (_keyword_field(node.left, left) or _keyword_field(node.right, right)):
+            self.check_comparable(left, right, node.right.span, node.op)
         if node.op not in ("==", "!=") and "boolean" in (left, right):
             raise _error(f"'{node.op}' cannot order booleans", node.span)
         return "boolean"
@@ -213,7 +220,8 @@ class _Analyzer:
             kind = self.expression(value)
             if self.references_field(value):
                 raise _error(f"'{keyword}' takes constants, not fields: '{_describe(value)}'", value.span)
-            self.check_comparable(operand, kind, value.span, keyword)
+            if not _keyword_field(node.operand, operand):
+                self.check_comparable(operand, kind, value.span, keyword)
         if node.insensitive and operand not in ("string", "any", "null"):
             raise _error(f"'{keyword}' compares strings, but '{_describe(node.operand)}' is {operand}",
                          node.operand.span)

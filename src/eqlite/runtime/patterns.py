@@ -1,0 +1,304 @@
+"""Pattern matching: wildcards and Lucene regular expressions, in linear time.
+
+Wildcard patterns made only of literal runs and ``*`` are matched with string searches
+(greedy left-to-right placement of each run is exact for ``*``-only patterns). Patterns
+with ``?`` and all regular expressions run on RE2, whose matching time is linear in the
+input, so no pattern can make matching blow up.
+
+Elasticsearch runs ``regex`` on a field as a Lucene ``regexp`` query with every optional
+operator enabled. :func:`lucene_to_re2` translates that syntax: ``\\`` makes any character
+literal (so ``\\d`` is the letter ``d``), ``"..."`` is a literal string, ``.`` matches any
+character, ``@`` is any string and ``#`` the empty language; the match is anchored.
+Intersection ``&``, complement ``~`` and numeric ranges ``<n-m>`` have no RE2 equivalent
+and are rejected with a clear error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+import re2
+
+from eqlite.errors import AnalysisError
+from eqlite.plan.ir import WildcardPattern
+
+ANY = WildcardPattern.ANY
+ONE = WildcardPattern.ONE
+
+StringTest = Callable[[str], bool]
+
+
+def fold(text: str) -> str:
+    """Case folding for case-insensitive matching, one character at a time.
+
+    Lucene's case-insensitive queries compare each code point with its lower- and
+    upper-case forms; folding per character keeps lengths (so ``?`` still means one
+    character) where ``str.lower`` would expand a few characters such as ``İ``.
+    """
+    if text.isascii():
+        return text.lower()
+    return "".join(_fold_char(char) for char in text)
+
+
+def _fold_char(char: str) -> str:
+    lowered = char.lower()
+    return lowered if len(lowered) == 1 else char
+
+
+def _star_only_matcher(parts: tuple[str, ...]) -> StringTest:
+    literals = [part for part in parts if part != ANY]
+    anchored_start = parts[0] != ANY
+    anchored_end = parts[-1] != ANY
+    if len(parts) == 1:
+        exact = parts[0]
+        return lambda value: value == exact
+    if len(parts) == 2 and anchored_start:
+        prefix = parts[0]
+        return lambda value: value.startswith(prefix)
+    if len(parts) == 2 and anchored_end:
+        suffix = parts[1]
+        return lambda value: value.endswith(suffix)
+    if len(parts) == 3 and not anchored_start and not anchored_end:
+        middle = parts[1]
+        return lambda value: middle in value
+    first = literals[0] if anchored_start else None
+    last = literals[-1] if anchored_end else None
+    middle_parts = literals[(1 if anchored_start else 0): (len(literals) - 1 if anchored_end else len(literals))]
+    minimum = sum(len(part) for part in literals)
+
+    def match(value: str) -> bool:
+        if len(value) < minimum:
+            return False
+        start, end = 0, len(value)
+        if first is not None:
+            if not value.startswith(first):
+                return False
+            start = len(first)
+        if last is not None:
+            if not value.endswith(last):
+                return False
+            end -= len(last)
+        for part in middle_parts:
+            found = value.find(part, start, end)
+            if found < 0:
+                return False
+            start = found + len(part)
+        return start <= end
+
+    return match
+
+
+def wildcard_regex(pattern: WildcardPattern) -> str:
+    pieces = []
+    for part in pattern.parts:
+        if part == ANY:
+            pieces.append(".*")
+        elif part == ONE:
+            pieces.append(".")
+        else:
+            pieces.append(str(re2.escape(part)))
+    return "(?s)" + "".join(pieces)
+
+
+@lru_cache(maxsize=8192)
+def wildcard_matcher(pattern: WildcardPattern, insensitive: bool) -> StringTest:
+    """A test of whole strings against a wildcard pattern (``?`` is exactly one character).
+
+    >>> from eqlite.plan.translate import eql_wildcard
+    >>> test = wildcard_matcher(eql_wildcard("*\\\\cmd.ex?"), True)
+    >>> test("C:\\\\Windows\\\\CMD.EXE"), test("cmd.exe")
+    (True, False)
+    """
+    if insensitive:
+        pattern = WildcardPattern(tuple(part if part in (ANY, ONE) else fold(part) for part in pattern.parts))
+    if not pattern.parts:
+        test: StringTest = lambda value: value == ""  # noqa: E731
+    elif ONE not in pattern.parts:
+        test = _star_only_matcher(pattern.parts)
+    else:
+        compiled = re2.compile(wildcard_regex(pattern))
+        test = lambda value: compiled.fullmatch(value) is not None  # noqa: E731
+    if insensitive:
+        inner = test
+        return lambda value: inner(fold(value))
+    return test
+
+
+class _LuceneTranslator:
+    """Recursive-descent translation of Lucene RegExp syntax (flags ALL) into RE2 syntax."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.position = 0
+
+    def fail(self, message: str) -> AnalysisError:
+        return AnalysisError(f"regular expression {self.pattern!r}: {message} at offset {self.position}")
+
+    def peek(self) -> str | None:
+        return self.pattern[self.position] if self.position < len(self.pattern) else None
+
+    def translate(self) -> str:
+        result = self.union()
+        if self.position != len(self.pattern):
+            raise self.fail(f"unexpected {self.pattern[self.position]!r}")
+        return result
+
+    def union(self) -> str:
+        branches = [self.concatenation()]
+        while self.peek() == "|":
+            self.position += 1
+            branches.append(self.concatenation())
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    def concatenation(self) -> str:
+        pieces = []
+        while self.peek() not in (None, "|", ")"):
+            if self.peek() == "&":
+                raise self.fail("intersection '&' is not supported")
+            pieces.append(self.repeat())
+        return "".join(pieces)
+
+    def repeat(self) -> str:
+        atom = self.complement()
+        while True:
+            char = self.peek()
+            if char in ("*", "+", "?"):
+                self.position += 1
+                atom = f"(?:{atom}){char}"
+            elif char == "{":
+                end = self.pattern.find("}", self.position)
+                if end < 0:
+                    raise self.fail("unclosed '{'")
+                bounds = self.pattern[self.position + 1:end]
+                if not all(part.isdigit() or part == "" for part in bounds.split(",")) or not bounds[:1].isdigit():
+                    raise self.fail(f"bad repetition {{{bounds}}}")
+                self.position = end + 1
+                atom = f"(?:{atom}){{{bounds}}}"
+            else:
+                return atom
+
+    def complement(self) -> str:
+        if self.peek() == "~":
+            raise self.fail("complement '~' is not supported")
+        return self.char_class_or_atom()
+
+    def char_class_or_atom(self) -> str:
+        char = self.peek()
+        if char == "[":
+            return self.char_class()
+        if char == "(":
+            self.position += 1
+            if self.peek() == ")":
+                self.position += 1
+                return "(?:)"
+            inner = self.union()
+            if self.peek() != ")":
+                raise self.fail("unclosed '('")
+            self.position += 1
+            return f"(?:{inner})"
+        if char == ".":
+            self.position += 1
+            return "."
+        if char == "@":
+            self.position += 1
+            return ".*"
+        if char == "#":
+            self.position += 1
+            return "[^\\x00-\\x{10FFFF}]"
+        if char == '"':
+            end = self.pattern.find('"', self.position + 1)
+            if end < 0:
+                raise self.fail("unclosed '\"'")
+            literal = self.pattern[self.position + 1:end]
+            self.position = end + 1
+            return str(re2.escape(literal)) if literal else ""
+        if char == "<":
+            raise self.fail("numeric intervals '<n-m>' are not supported")
+        return str(re2.escape(self.literal_char()))
+
+    def literal_char(self) -> str:
+        char = self.pattern[self.position]
+        if char == "\\":
+            if self.position + 1 >= len(self.pattern):
+                raise self.fail("trailing '\\'")
+            self.position += 2
+            return self.pattern[self.position - 1]
+        if char in "*+?{})|":
+            raise self.fail(f"unexpected {char!r}")
+        self.position += 1
+        return char
+
+    def char_class(self) -> str:
+        self.position += 1
+        negated = self.peek() == "^"
+        if negated:
+            self.position += 1
+        items = []
+        first = True
+        while True:
+            char = self.peek()
+            if char is None:
+                raise self.fail("unclosed '['")
+            if char == "]" and not first:
+                self.position += 1
+                break
+            low = self.class_char()
+            if self.peek() == "-" and self.position + 1 < len(self.pattern) and self.pattern[self.position + 1] != "]":
+                self.position += 1
+                high = self.class_char()
+                if ord(high) < ord(low):
+                    raise self.fail(f"bad range {low}-{high}")
+                items.append(f"{_class_escape(low)}-{_class_escape(high)}")
+            else:
+                items.append(_class_escape(low))
+            first = False
+        return ("[^" if negated else "[") + "".join(items) + "]"
+
+    def class_char(self) -> str:
+        char = self.pattern[self.position]
+        if char == "\\" and self.position + 1 < len(self.pattern):
+            self.position += 2
+            return self.pattern[self.position - 1]
+        self.position += 1
+        return char
+
+
+def _class_escape(char: str) -> str:
+    if char in "\\]-^[":
+        return "\\" + char
+    if ord(char) < 0x20 or ord(char) > 0x7E:
+        return f"\\x{{{ord(char):x}}}"
+    return char
+
+
+def lucene_to_re2(pattern: str) -> str:
+    """Translate a Lucene regular expression (Elasticsearch ``regexp`` query syntax) to RE2.
+
+    >>> lucene_to_re2("[24][0-9]{3}")
+    '[24](?:[0-9]){3}'
+    >>> lucene_to_re2("a\\\\d")
+    'ad'
+    """
+    return _LuceneTranslator(pattern).translate()
+
+
+@lru_cache(maxsize=8192)
+def regex_matcher(pattern: str, insensitive: bool, *, lucene: bool = True) -> StringTest:
+    """A test of whole strings against a regular expression.
+
+    ``lucene`` selects Lucene syntax (``regex`` on a field); otherwise the pattern is a Java
+    regular expression (``regex`` on a computed value), run on RE2.
+
+    Raises:
+        AnalysisError: the pattern is invalid or uses a feature RE2 cannot run.
+    """
+    source = lucene_to_re2(pattern) if lucene else pattern
+    options = re2.Options()
+    options.dot_nl = lucene
+    options.case_sensitive = not insensitive
+    try:
+        compiled = re2.compile(source, options)
+    except re2.error as error:
+        raise AnalysisError(f"regular expression {pattern!r} cannot be compiled: {error}") from None
+    return lambda value: compiled.fullmatch(value) is not None

@@ -1,0 +1,313 @@
+"""Run an EQL query over events and return hits in Elasticsearch's order.
+
+This is the reference engine: it compiles a query once (:class:`CompiledQuery`) and then
+searches any iterable of documents. Events need not arrive sorted: the events a query can
+use (those matching some stage) are sorted by ordinal before sequence matching, so the
+answer is Elasticsearch's whatever the input order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from eqlite.errors import QueryError
+from eqlite.plan.query import EventPlan, Key, QueryPlan, SamplePlan, SequencePlan, Stage, plan_query
+from eqlite.runtime.access import FieldReaders
+from eqlite.runtime.compile import Compiler, ScriptErrors
+from eqlite.runtime.events import Event, Record, Timeline
+from eqlite.runtime.sample import SampleMatcher
+from eqlite.runtime.sequence import KeyValue, MatcherStats, SequenceMatcher, StageRuntime, key_combinations
+from eqlite.semantic.analyzer import analyze
+from eqlite.semantic.schema import FieldInfo, Schema
+from eqlite.semantic.types import Family, format_ip
+from eqlite.syntax import ast
+from eqlite.syntax.parser import parse
+
+ResultPosition = Literal["head", "tail"]
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOptions:
+    """The knobs of Elasticsearch's EQL search request that change results.
+
+    ``size`` None returns every hit (Elasticsearch's default is 10, ``tail``).
+    """
+
+    schema: Schema | None = None
+    timestamp_field: str = "@timestamp"
+    tiebreaker_field: str | None = None
+    event_category_field: str = "event.category"
+    size: int | None = None
+    result_position: ResultPosition = "tail"
+    max_samples_per_key: int = 1
+    max_partials: int = 1_000_000
+    index_schemas: Mapping[str, Schema] | None = None
+
+
+@dataclass(slots=True)
+class EventHit:
+    event: Event
+
+
+@dataclass(slots=True)
+class SequenceHit:
+    """A sequence; ``events`` has None where a missing-event stage stands."""
+
+    events: list[Event | None]
+    join_keys: list[Any]
+
+
+@dataclass(slots=True)
+class SampleHit:
+    events: list[Event]
+    join_keys: list[Any]
+
+
+Hit = EventHit | SequenceHit | SampleHit
+
+
+@dataclass(slots=True)
+class SearchStats:
+    """Counts that explain a result: what was read, skipped, and why."""
+
+    documents: int = 0
+    without_timestamp: int = 0
+    candidates: int = 0
+    script_errors: int = 0
+    last_script_error: str = ""
+    matcher: MatcherStats | None = None
+
+
+@dataclass(slots=True)
+class SearchResult:
+    kind: Literal["event", "sequence", "sample"]
+    hits: list[Hit]
+    stats: SearchStats = field(default_factory=SearchStats)
+
+
+def _render_key(info: FieldInfo | None, sample: bool) -> Callable[[Any], Any]:
+    """How a join key value is shown, as Elasticsearch returns it.
+
+    Sequence keys come from the fields API (dates formatted); sample keys come from a
+    composite aggregation (dates as epoch milliseconds).
+    """
+    if info is None:
+        return lambda value: value
+    if info.family is Family.DATE and sample:
+        return lambda value: value // 1_000_000 if isinstance(value, int) else value
+    if info.family is Family.DATE:
+        def render_date(value: Any) -> Any:
+            if not isinstance(value, int):
+                return value
+            seconds, nanos = divmod(value, 1_000_000_000)
+            moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
+            fraction = f"{nanos // 1_000_000:03d}" if info.type == "date" else f"{nanos:09d}".rstrip("0") or "0"
+            return moment.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"
+        return render_date
+    if info.family is Family.IP:
+        return lambda value: format_ip(value) if value is not None else None
+    return lambda value: value
+
+
+class _SchemaBound:
+    """A query's stage filters and key functions compiled against one schema."""
+
+    def __init__(self, plan: QueryPlan, stages: list[Stage], schema: Schema | None, errors: ScriptErrors,
+                 sample: bool) -> None:
+        self.readers = FieldReaders(schema)
+        self._compiler = Compiler(self.readers, errors)
+        self.filters = [self._compiler.predicate(stage.filter) for stage in stages]
+        self.key_functions = [self._key_function(stage.keys) for stage in stages]
+        first_keys = stages[0].keys if stages else ()
+        self.key_renderers = [
+            _render_key(self.readers.info(key.expr.name) if isinstance(key.expr, ast.Field) else None, sample)
+            for key in first_keys
+        ]
+
+    def _key_function(self, keys: tuple[Key, ...]) -> Callable[[Event], list[KeyValue]]:
+        readers: list[tuple[Callable[[Document], tuple[Any, ...]], bool]] = []
+        for key in keys:
+            if isinstance(key.expr, ast.Field):
+                readers.append((self.readers(key.expr.name), key.optional))
+            else:
+                readers.append((self._expression_values(key.expr), key.optional))
+
+        def keys_of(event: Event) -> list[KeyValue]:
+            return key_combinations((read(event.source), optional) for read, optional in readers)
+
+        return keys_of
+
+    def _expression_values(self, expr: ast.Expr) -> Callable[[Document], tuple[Any, ...]]:
+        occurrences: list[ast.Field] = []
+        evaluate = self._compiler.expression(expr, occurrences)
+        field_readers = [self.readers(occurrence.name) for occurrence in occurrences]
+
+        def values(document: Document) -> tuple[Any, ...]:
+            columns = [read(document) or (None,) for read in field_readers]
+            results = []
+            for combination in itertools.product(*columns):
+                try:
+                    results.append(evaluate(list(combination)))
+                except (ArithmeticError, ValueError, TypeError):
+                    continue
+            return tuple(results)
+
+        return values
+
+
+class CompiledQuery:
+    """A query compiled against a schema, ready to search documents many times.
+
+    When ``options.index_schemas`` maps index names to schemas, an event is evaluated with
+    the schema of its index (indices may map a field differently), else with ``options.schema``.
+
+    >>> compiled = CompiledQuery('process where process.name : "CMD.exe"')
+    >>> docs = [{"@timestamp": 1, "event": {"category": ["process"]}, "process": {"name": "cmd.exe"}}]
+    >>> [hit.event.position for hit in compiled.search(docs).hits]
+    [0]
+    """
+
+    def __init__(self, query: str | ast.Query, options: SearchOptions | None = None) -> None:
+        self.options = options or SearchOptions()
+        parsed = parse(query) if isinstance(query, str) else query
+        analysis = analyze(parsed, self._analysis_schema())
+        self.query = analysis.query
+        self.plan: QueryPlan = plan_query(self.query, category_field=self.options.event_category_field)
+        self.script_errors = ScriptErrors()
+        body = self.plan.body
+        self._stages: list[Stage] = []
+        if isinstance(body, EventPlan):
+            self._stages = [body.stage]
+        elif isinstance(body, SequencePlan):
+            self._stages = [*body.stages, *([body.until] if body.until else [])]
+        else:
+            self._stages = list(body.stages)
+        self._bound: dict[int, _SchemaBound] = {}
+        try:
+            self._default = self._bind(self.options.schema)
+            for schema in (self.options.index_schemas or {}).values():
+                self._bind(schema)
+        except QueryError as error:
+            raise error.with_query(query if isinstance(query, str) else "") from None
+        self.readers = self._default.readers
+
+    def _analysis_schema(self) -> Schema | None:
+        schemas = list((self.options.index_schemas or {}).values())
+        if not schemas:
+            return self.options.schema
+        return Schema.merge(*schemas, *([self.options.schema] if self.options.schema is not None else []))
+
+    def _bind(self, schema: Schema | None) -> _SchemaBound:
+        bound = self._bound.get(id(schema))
+        if bound is None:
+            bound = self._bound[id(schema)] = _SchemaBound(self.plan, self._stages, schema, self.script_errors,
+                                                           self.kind == "sample")
+        return bound
+
+    def _for(self, event: Event) -> _SchemaBound:
+        schemas = self.options.index_schemas
+        if schemas and event.index is not None and event.index in schemas:
+            return self._bind(schemas[event.index])
+        return self._default
+
+    @property
+    def kind(self) -> Literal["event", "sequence", "sample"]:
+        body = self.plan.body
+        return "event" if isinstance(body, EventPlan) else "sequence" if isinstance(body, SequencePlan) else "sample"
+
+    def matches_any_stage(self, event: Event) -> bool:
+        """Evaluate every stage filter on the event, remembering which matched."""
+        event.marks = tuple(test(event.source) for test in self._for(event).filters)
+        return any(event.marks)
+
+    def _stage_runtime(self, index: int, missing: bool) -> StageRuntime:
+        return StageRuntime(lambda event: event.marks[index],
+                            lambda event: self._for(event).key_functions[index](event), missing)
+
+    def render_keys(self, key: KeyValue, event: Event | None = None) -> list[Any]:
+        renderers = (self._for(event) if event is not None else self._default).key_renderers
+        return [renderers[i](value) if i < len(renderers) else value for i, value in enumerate(key)]
+
+    # ------------------------------------------------------------ searching
+
+    def search(self, documents: Iterable[Document | Record | Event]) -> SearchResult:
+        """Search documents (``_source`` dicts, source events or prepared events)."""
+        stats = SearchStats()
+        timeline = Timeline(self.options.schema, self.options.timestamp_field, self.options.tiebreaker_field,
+                            require_timestamp=self.kind != "sample")
+        candidates: list[Event] = []
+        for event in self._events(documents, timeline, stats):
+            if self.matches_any_stage(event):
+                candidates.append(event)
+        candidates.sort(key=lambda event: event.ordinal)
+        stats.candidates = len(candidates)
+        hits = self._match(candidates, stats)
+        stats.script_errors = self.script_errors.count
+        stats.last_script_error = self.script_errors.last
+        return SearchResult(self.kind, apply_limits(hits, self.plan, self.options), stats)
+
+    def _events(self, documents: Iterable[Document | Record | Event], timeline: Timeline,
+                stats: SearchStats) -> Iterator[Event]:
+        for item in documents:
+            stats.documents += 1
+            if isinstance(item, Event):
+                yield item
+                continue
+            if isinstance(item, dict):
+                event = timeline.event(item)
+            else:
+                event = timeline.event(item.source, item.index, item.id, item.path, item.position)
+            if event is None:
+                stats.without_timestamp += 1
+                continue
+            yield event
+
+    def _match(self, candidates: list[Event], stats: SearchStats) -> list[Hit]:
+        body = self.plan.body
+        if isinstance(body, EventPlan):
+            return [EventHit(event) for event in candidates]
+        if isinstance(body, SequencePlan):
+            stages = [self._stage_runtime(i, stage.missing) for i, stage in enumerate(body.stages)]
+            until = self._stage_runtime(len(body.stages), False) if body.until else None
+            maxspan = body.maxspan_ms * 1_000_000 if body.maxspan_ms is not None else None
+            matcher = SequenceMatcher(stages, until, maxspan, self.options.max_partials)
+            for event in candidates:
+                matcher.feed(event)
+            stats.matcher = matcher.stats
+            return [SequenceHit(match.events, self.render_keys(match.key, next(e for e in match.events if e)))
+                    for match in matcher.results()]
+        assert isinstance(body, SamplePlan)
+        sampler = SampleMatcher([self._stage_runtime(i, False) for i in range(len(body.stages))],
+                                self.options.max_samples_per_key)
+        for event in candidates:
+            sampler.feed(event)
+        return [SampleHit(match.events, self.render_keys(match.key, match.events[0])) for match in sampler.results()]
+
+
+def apply_limits(hits: list[Hit], plan: QueryPlan, options: SearchOptions) -> list[Hit]:
+    """Apply the pipes in order, then the request's ``size`` from ``result_position``."""
+    for pipe in plan.pipes:
+        hits = hits[: pipe.count] if pipe.kind == "head" else hits[len(hits) - pipe.count:] if pipe.count else []
+    if options.size is not None:
+        if options.size <= 0:
+            return []
+        # Samples come from paging a composite aggregation: always the first ones.
+        from_head = options.result_position == "head" or isinstance(plan.body, SamplePlan)
+        hits = hits[: options.size] if from_head else hits[-options.size:]
+    return hits
+
+
+def search(query: str | ast.Query, documents: Iterable[Document | Record | Event],
+           options: SearchOptions | None = None) -> SearchResult:
+    """Parse, check, plan and run a query over documents in one call.
+
+    >>> docs = [{"@timestamp": t, "event": {"category": "process"}, "n": t} for t in (3, 1, 2)]
+    >>> [hit.event.source["n"] for hit in search("process where n > 1", docs).hits]
+    [2, 3]
+    """
+    return CompiledQuery(query, options).search(documents)
