@@ -1,0 +1,110 @@
+"""Output helpers for the command line: JSON lines for machines, aligned tables for people."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
+
+import orjson
+
+from eqlite.runtime.access import raw_values
+from eqlite.runtime.events import Event
+from eqlite.runtime.search import EventHit, Hit, SampleHit, SequenceHit
+
+MISSING_EVENT = {"_index": "", "_id": "", "missing": True}
+
+
+def _default(value: Any) -> Any:
+    return str(value)
+
+
+def dumps(document: Any) -> bytes:
+    """Compact JSON with a newline; values JSON cannot hold (addresses, versions) become text."""
+    return orjson.dumps(document, default=_default, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def event_hit(event: Event | None) -> dict[str, Any]:
+    """An event as Elasticsearch returns it in an EQL response."""
+    if event is None:
+        return dict(MISSING_EVENT)
+    return {"_index": event.index or "", "_id": event.id or "", "_source": event.source}
+
+
+def hit_to_json(hit: Hit) -> dict[str, Any]:
+    """A hit in Elasticsearch's response shape: an event, or ``{"join_keys", "events"}``."""
+    if isinstance(hit, EventHit):
+        return event_hit(hit.event)
+    assert isinstance(hit, (SequenceHit, SampleHit))
+    return {"join_keys": hit.join_keys, "events": [event_hit(event) for event in hit.events]}
+
+
+def write_ndjson(hits: Iterable[Hit], stream: IO[bytes] | None = None) -> None:
+    out = stream if stream is not None else sys.stdout.buffer
+    for hit in hits:
+        out.write(dumps(hit_to_json(hit)))
+    out.flush()
+
+
+def format_time(nanos: int) -> str:
+    """Epoch nanoseconds as ISO-8601 UTC with milliseconds."""
+    seconds, rest = divmod(nanos, 1_000_000_000)
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{rest // 1_000_000:03d}Z"
+
+
+def _cell(value: Any, width: int = 60) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        text = ",".join("" if v is None else str(v) for v in value)
+    else:
+        text = str(value)
+    text = text.replace("\n", " ").replace("\t", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], stream: IO[str] | None = None) -> None:
+    """Print an aligned table, clipped to the terminal's width."""
+    out = stream if stream is not None else sys.stdout
+    widths = [len(header) for header in headers]
+    for row in rows:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+    limit = shutil.get_terminal_size((160, 24)).columns
+    line = "  ".join(header.ljust(width) for header, width in zip(headers, widths, strict=True))
+    out.write(line[:limit].rstrip() + "\n")
+    out.write("  ".join("-" * width for width in widths)[:limit] + "\n")
+    for row in rows:
+        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))[:limit].rstrip()
+                  + "\n")
+
+
+def _event_cells(event: Event | None, fields: Sequence[str]) -> list[str]:
+    if event is None:
+        return ["(missing)", "", *("" for _ in fields)]
+    values = []
+    for name in fields:
+        found = raw_values(event.source, name)
+        values.append(_cell(found if found is None or len(found) != 1 else found[0], 40))
+    return [format_time(event.timestamp), _cell(event.index, 40), *values]
+
+
+def write_table(hits: Sequence[Hit], fields: Sequence[str], stream: IO[str] | None = None) -> None:
+    """Hits as a table: one row per event; sequences and samples numbered, with their join keys."""
+    shown = list(fields)[:6]
+    rows: list[list[str]] = []
+    for number, hit in enumerate(hits, start=1):
+        if isinstance(hit, EventHit):
+            rows.append([str(number), *_event_cells(hit.event, shown)])
+            continue
+        assert isinstance(hit, (SequenceHit, SampleHit))
+        keys = _cell(hit.join_keys, 50)
+        for position, event in enumerate(hit.events):
+            label = f"{number}.{position + 1}"
+            rows.append([label, *_event_cells(event, shown), keys if position == 0 else ""])
+    headers = ["#", "@timestamp", "_index", *shown]
+    if hits and not isinstance(hits[0], EventHit):
+        headers.append("join_keys")
+    table(headers, rows, stream)

@@ -1,0 +1,68 @@
+"""Read events from any supported input, choosing the reader by content, not only by extension.
+
+Directories are walked recursively in name order. ECS NDJSON (plain, gzip, hit envelopes)
+is read by :mod:`eqlite.sources.ndjson`; raw Windows logs (``.evtx``, Windows-event JSON
+lines, ``.zip`` archives of them) by :mod:`eqlite.sources.windows`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from eqlite.sources.base import SourceEvent, SourceStats
+from eqlite.sources.ndjson import index_for_path, read_ndjson
+
+
+def expand_paths(paths: Iterable[str], stats: SourceStats) -> Iterator[str]:
+    """Files named, and files under directories named (recursively, sorted); '-' passes through."""
+    for path in paths:
+        if path == "-":
+            yield path
+        elif os.path.isdir(path):
+            found = sorted(str(p) for p in Path(path).rglob("*") if p.is_file() and not p.name.startswith("."))
+            if not found:
+                stats.problem(path, None, "directory holds no files", "warning")
+            yield from found
+        elif os.path.exists(path):
+            yield path
+        else:
+            stats.problem(path, None, "no such file or directory")
+
+
+def _windows_format(path: str) -> str | None:
+    """'evtx', 'winevent-json' or 'zip' when the file holds raw Windows logs, else None."""
+    if path == "-":
+        return None
+    try:
+        from eqlite.sources.windows import detect_format
+    except ImportError:  # pragma: no cover - the Windows readers are part of the package
+        return None
+    kind = str(detect_format(path))
+    return kind if kind in ("evtx", "winevent-json", "zip") else None
+
+
+def read_events(paths: Iterable[str], stats: SourceStats, *, index: str | None = None,
+                profile: str = "winlogbeat", host_id: str | None = None) -> Iterator[SourceEvent]:
+    """Every event of every input, in input order; problems go to ``stats``, never stop the run.
+
+    Args:
+        paths: files, directories or '-' (stdin, NDJSON).
+        stats: per-file counts and problems.
+        index: index of NDJSON documents that carry none (default: the file's name).
+        profile: ECS mapping profile for raw Windows logs: ``winlogbeat`` or ``agent``.
+        host_id: overrides ``host.id`` of raw Windows logs (default: the record's computer).
+    """
+    for path in expand_paths(paths, stats):
+        kind = _windows_format(path)
+        if kind is not None:
+            from eqlite.sources.windows import read_windows_file
+
+            yield from read_windows_file(path, profile=profile, host_id=host_id, stats=stats)
+            continue
+        stats.file(path)
+        if path != "-" and os.path.getsize(path) == 0:
+            stats.problem(path, None, "file is empty", "warning")
+            continue
+        yield from read_ndjson(path, stats, index=index or index_for_path(path))
