@@ -13,7 +13,7 @@ import pytest
 from eqlite.cli.main import main
 
 EVENTS = [
-    {"@timestamp": "2024-01-01T00:00:0{}Z".format(i), "event": {"category": category}, "n": i, "k": "x"}
+    {"@timestamp": f"2024-01-01T00:00:0{i}Z", "event": {"category": category}, "n": i, "k": "x"}
     for i, category in enumerate(["process", "file", "process", "network", "process"], start=1)
 ]
 

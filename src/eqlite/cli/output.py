@@ -58,10 +58,7 @@ def format_time(nanos: int) -> str:
 def _cell(value: Any, width: int = 60) -> str:
     if value is None:
         return ""
-    if isinstance(value, list):
-        text = ",".join("" if v is None else str(v) for v in value)
-    else:
-        text = str(value)
+    text = ",".join("" if v is None else str(v) for v in value) if isinstance(value, list) else str(value)
     text = text.replace("\n", " ").replace("\t", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
 

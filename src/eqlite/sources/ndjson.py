@@ -18,7 +18,7 @@ import hashlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -57,11 +57,11 @@ def open_binary(path: str) -> IO[bytes]:
     if path == "-":
         raw: IO[bytes] = sys.stdin.buffer
         head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-        return gzip.GzipFile(fileobj=raw) if head == GZIP_MAGIC else raw
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw)) if head == GZIP_MAGIC else raw
     handle = open(path, "rb")  # noqa: SIM115 - the caller closes it
     if handle.read(2) == GZIP_MAGIC:
         handle.seek(0)
-        return gzip.GzipFile(fileobj=handle)
+        return cast(IO[bytes], gzip.GzipFile(fileobj=handle))
     handle.seek(0)
     return handle
 
