@@ -47,6 +47,7 @@ _IN_TYPES = frozenset({"IN", "IN_INSENSITIVE"})
 _ADD_TYPES = frozenset({"PLUS", "MINUS"})
 _MUL_TYPES = frozenset({"STAR", "SLASH", "PERCENT"})
 _STATEMENT_END = ("PIPE", "$END")
+_LIST_FOLLOW = frozenset({"COMMA", "RP"})
 
 
 def describe_expected(expected: set[str] | frozenset[str]) -> str:
@@ -347,6 +348,11 @@ class _Parser:
     # ------------------------------------------------------------ expressions
 
     def expression(self) -> ast.Expr:
+        # Fast path for list elements and arguments: a lone constant before ',' or ')'
+        # parses to the constant itself, so skip the descent through every precedence level.
+        tokens, position = self.tokens, self.position
+        if tokens[position].type in _CONSTANT_START and tokens[position + 1].type in _LIST_FOLLOW:
+            return self.constant()
         node = self.and_expr()
         while self._peek_type() == "OR":
             self.position += 1
