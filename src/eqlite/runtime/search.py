@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -236,36 +236,15 @@ class CompiledQuery:
     # ------------------------------------------------------------ searching
 
     def search(self, documents: Iterable[Document | Record | Event]) -> SearchResult:
-        """Search documents (``_source`` dicts, source events or prepared events)."""
-        stats = SearchStats()
-        timeline = Timeline(self.options.schema, self.options.timestamp_field, self.options.tiebreaker_field,
-                            require_timestamp=self.kind != "sample")
-        candidates: list[Event] = []
-        for event in self._events(documents, timeline, stats):
-            if self.matches_any_stage(event):
-                candidates.append(event)
-        candidates.sort(key=lambda event: event.ordinal)
-        stats.candidates = len(candidates)
-        hits = self._match(candidates, stats)
-        stats.script_errors = self.script_errors.count
-        stats.last_script_error = self.script_errors.last
-        return SearchResult(self.kind, apply_limits(hits, self.plan, self.options), stats)
+        """Search documents (``_source`` dicts, source records or prepared events)."""
+        run = self.start()
+        for document in documents:
+            run.feed(document)
+        return run.finish()
 
-    def _events(self, documents: Iterable[Document | Record | Event], timeline: Timeline,
-                stats: SearchStats) -> Iterator[Event]:
-        for item in documents:
-            stats.documents += 1
-            if isinstance(item, Event):
-                yield item
-                continue
-            if isinstance(item, dict):
-                event = timeline.event(item)
-            else:
-                event = timeline.event(item.source, item.index, item.id, item.path, item.position)
-            if event is None:
-                stats.without_timestamp += 1
-                continue
-            yield event
+    def start(self) -> QueryRun:
+        """Begin a search fed one document at a time (several queries can share one pass over the input)."""
+        return QueryRun(self)
 
     def _match(self, candidates: list[Event], stats: SearchStats) -> list[Hit]:
         body = self.plan.body
@@ -287,6 +266,49 @@ class CompiledQuery:
         for event in candidates:
             sampler.feed(event)
         return [SampleHit(match.events, self.render_keys(match.key, match.events[0])) for match in sampler.results()]
+
+
+class QueryRun:
+    """One search in progress: documents go in with :meth:`feed`, hits come out of :meth:`finish`.
+
+    Only the events that match some stage are kept (and sorted at the end), so memory grows
+    with the candidates, not with the input.
+    """
+
+    def __init__(self, query: CompiledQuery) -> None:
+        self.query = query
+        self.stats = SearchStats()
+        self.candidates: list[Event] = []
+        options = query.options
+        self.timeline = Timeline(options.schema, options.timestamp_field, options.tiebreaker_field,
+                                 require_timestamp=query.kind != "sample")
+
+    def feed(self, item: Document | Record | Event) -> bool:
+        """Offer one document; True when it matched a stage of the query."""
+        self.stats.documents += 1
+        if isinstance(item, Event):
+            event: Event | None = item
+        elif isinstance(item, dict):
+            event = self.timeline.event(item)
+        else:
+            event = self.timeline.event(item.source, item.index, item.id, item.path, item.position)
+        if event is None:
+            self.stats.without_timestamp += 1
+            return False
+        if self.query.matches_any_stage(event):
+            self.candidates.append(event)
+            return True
+        return False
+
+    def finish(self) -> SearchResult:
+        """Order the candidates, run the sequence or sample matcher, apply pipes and size."""
+        query, stats = self.query, self.stats
+        self.candidates.sort(key=lambda event: event.ordinal)
+        stats.candidates = len(self.candidates)
+        hits = query._match(self.candidates, stats)
+        stats.script_errors = query.script_errors.count
+        stats.last_script_error = query.script_errors.last
+        return SearchResult(query.kind, apply_limits(hits, query.plan, query.options), stats)
 
 
 def apply_limits(hits: list[Hit], plan: QueryPlan, options: SearchOptions) -> list[Hit]:

@@ -44,13 +44,16 @@ def _windows_format(path: str) -> str | None:
 
 
 def read_events(paths: Iterable[str], stats: SourceStats, *, index: str | None = None,
-                profile: str = "winlogbeat", host_id: str | None = None) -> Iterator[SourceEvent]:
+                profile: str = "winlogbeat", host_id: str | None = None,
+                index_from_file_name: bool = True) -> Iterator[SourceEvent]:
     """Every event of every input, in input order; problems go to ``stats``, never stop the run.
 
     Args:
         paths: files, directories or '-' (stdin, NDJSON).
         stats: per-file counts and problems.
-        index: index of NDJSON documents that carry none (default: the file's name).
+        index: index of NDJSON documents that carry none.
+        index_from_file_name: when ``index`` is None, name the index after the file (as ``eqlite query``
+            does); otherwise leave it unknown (``eqlite run`` then derives it from ``data_stream.*``).
         profile: ECS mapping profile for raw Windows logs: ``winlogbeat`` or ``agent``.
         host_id: overrides ``host.id`` of raw Windows logs (default: the record's computer).
     """
@@ -65,4 +68,5 @@ def read_events(paths: Iterable[str], stats: SourceStats, *, index: str | None =
         if path != "-" and os.path.getsize(path) == 0:
             stats.problem(path, None, "file is empty", "warning")
             continue
-        yield from read_ndjson(path, stats, index=index or index_for_path(path))
+        default_index = index or (index_for_path(path) if index_from_file_name else None)
+        yield from read_ndjson(path, stats, index=default_index)
