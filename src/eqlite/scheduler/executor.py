@@ -56,8 +56,8 @@ def index_matches(patterns: tuple[str, ...], index: str) -> bool:
     """
     included = False
     for pattern in patterns:
-        for part in pattern.split(","):
-            part = part.strip()
+        for piece in pattern.split(","):
+            part = piece.strip()
             if not part:
                 continue
             if part.startswith("-"):
