@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from eqlite.alerts.base import Alert, AlertStoreError, dumps_alert
@@ -133,9 +133,14 @@ def _list(store: AlertStore, args: argparse.Namespace) -> int:
 
 
 def _chain_table(store: AlertStore, alerts: Sequence[Alert]) -> None:
+    write_alert_table(alerts, store.building_blocks)
+
+
+def write_alert_table(alerts: Sequence[Alert], blocks_of: Callable[[str], Sequence[Alert]]) -> None:
     """One row per alert; each sequence shell is followed by its building blocks, drawn as a tree.
 
-    The reason column drops the reason's ending (severity and rule name), which has its own columns.
+    ``blocks_of`` gives a shell's building blocks by its id. The reason column drops the
+    reason's ending (severity and rule name), which has its own columns.
     """
     listed = {alert["kibana.alert.uuid"] for alert in alerts}
     rows: list[list[str]] = []
@@ -143,7 +148,7 @@ def _chain_table(store: AlertStore, alerts: Sequence[Alert]) -> None:
         group = alert.get("kibana.alert.group.id")
         if alert.get("kibana.alert.group.index") is not None and group in listed:
             continue
-        blocks = store.building_blocks(alert["kibana.alert.uuid"]) if _is_shell(alert) else []
+        blocks = blocks_of(alert["kibana.alert.uuid"]) if _is_shell(alert) else []
         rows.append([_short(alert["kibana.alert.uuid"], 12), _event_time(alert, blocks),
                      str(alert.get("kibana.alert.severity", "")), _number(alert.get("kibana.alert.risk_score")),
                      _clip(str(alert.get("kibana.alert.rule.name", "")), 48), _clip(_field(alert, "host.name"), 24),

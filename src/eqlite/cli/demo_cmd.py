@@ -15,10 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eqlite.cli.output import format_time, table
+from eqlite.alerts import Alert, AlertStore
+from eqlite.cli.alerts_cmd import write_alert_table
+from eqlite.cli.run_cmd import build_outcome, parse_now
 from eqlite.demo import DemoConfig, write_ndjson
 from eqlite.rules import load_builtin_rules
-from eqlite.runtime.search import CompiledQuery, SearchOptions, SequenceHit
+from eqlite.scheduler.executor import Execution
 from eqlite.semantic.schema import Schema
 from eqlite.sources.base import SourceStats
 from eqlite.sources.reader import read_events
@@ -56,34 +58,36 @@ def run(args: argparse.Namespace) -> int:
     print(f"Planted {len(truth.chains)} chains: {len(truth.expected_sequences())} true MMC20 lateral movements, "
           f"the rest near misses.\n")
 
-    status = 0
-    for rule in load_builtin_rules():
-        print(f"Rule: {rule.name} (version {rule.version}, severity {rule.severity}, risk {rule.risk_score})")
+    rules = load_builtin_rules()
+    for rule in rules:
+        print(f"Rule: {rule.name} (version {rule.version}, severity {rule.severity}, risk {rule.risk_score}, "
+              f"every {rule.interval} over {rule.from_}..{rule.to})")
         print("\n".join("  " + line for line in to_eql(parse(rule.query or "")).splitlines()))
-        compiled = CompiledQuery(rule.query or "", SearchOptions(schema=Schema.ecs()))
-        stats = SourceStats()
-        started = time.perf_counter()
-        result = compiled.search(read_events([str(events_path)], stats))
-        elapsed = time.perf_counter() - started
-        rows = []
-        for number, hit in enumerate(result.hits, start=1):
-            assert isinstance(hit, SequenceHit)
-            network, child = hit.events
-            assert network is not None and child is not None
-            rows.append([str(number), format_time(child.timestamp), str(hit.join_keys[0])[:12],
-                         str(child.source.get("host", {}).get("name", "")),
-                         str(network.source.get("source", {}).get("ip", "")),
-                         str(child.source.get("process", {}).get("command_line", ""))[:60]])
-        print(f"\n{len(result.hits)} matches in {elapsed:.2f} s over {stats.events} events:")
-        table(["#", "child at", "host.id", "host", "from", "child command line"], rows)
-        found = {(h.events[0].source["event"]["id"], h.events[1].source["event"]["id"])  # type: ignore[union-attr]
-                 for h in result.hits}
-        expected = set(truth.expected_sequences())
-        verdict = "all true chains found, no near miss reported" if found == expected else "MISMATCH"
-        print(f"\nGround truth: {len(expected)} expected, {len(found & expected)} found, "
-              f"{len(found - expected)} false positives: {verdict}\n")
-        if found != expected:
-            status = 1
+    execution = Execution.of(rules, Schema.ecs())
+    stats = SourceStats()
+    started = time.perf_counter()
+    for record in read_events([str(events_path)], stats, index_from_file_name=False):
+        execution.feed(record)
+    outcome = build_outcome(execution.finish(), parse_now(None))
+    elapsed = time.perf_counter() - started
+    store_path = out / "alerts.db"
+    with AlertStore(str(store_path)) as store:
+        written = store.write(outcome.alerts)
+    shells = [alert for alert in outcome.alerts if alert.get("kibana.alert.group.index") is None]
+    print(f"\n{len(shells)} alerts ({len(outcome.alerts)} documents with building blocks) from "
+          f"{execution.events} events in {elapsed:.2f} s, stored in {store_path} ({written.written} new):\n")
+    by_group: dict[str, list[Alert]] = {}
+    for alert in outcome.alerts:
+        if alert.get("kibana.alert.group.index") is not None:
+            by_group.setdefault(str(alert.get("kibana.alert.group.id")), []).append(alert)
+    write_alert_table(shells, lambda uuid: by_group.get(uuid, []))
+    found = {(blocks[0]["event"]["id"], blocks[1]["event"]["id"]) for blocks in by_group.values()}
+    expected = set(truth.expected_sequences())
+    verdict = "every true chain alerted, no near miss" if found == expected else "MISMATCH"
+    print(f"\nGround truth: {len(expected)} true chains, {len(found & expected)} alerted, "
+          f"{len(found - expected)} false positives: {verdict}")
+    print(f"Try: eqlite alerts list --store {store_path}    eqlite alerts show <ID> --store {store_path}\n")
+    status = 0 if found == expected else 1
     corpus = args.corpus or next((path for path in DEFAULT_CORPORA if path.exists()), None)
     if corpus is not None and corpus.exists():
         from eqlite.cli.rules_cmd import check

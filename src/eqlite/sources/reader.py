@@ -15,32 +15,33 @@ from eqlite.sources.base import SourceEvent, SourceStats
 from eqlite.sources.ndjson import index_for_path, read_ndjson
 
 
-def expand_paths(paths: Iterable[str], stats: SourceStats) -> Iterator[str]:
-    """Files named, and files under directories named (recursively, sorted); '-' passes through."""
+def expand_paths(paths: Iterable[str], stats: SourceStats) -> Iterator[tuple[str, bool]]:
+    """(path, named) for files named, and for files under directories named (recursively, sorted).
+
+    ``named`` is False for files found by walking a directory. '-' passes through.
+    """
     for path in paths:
         if path == "-":
-            yield path
+            yield path, True
         elif os.path.isdir(path):
             found = sorted(str(p) for p in Path(path).rglob("*") if p.is_file() and not p.name.startswith("."))
             if not found:
                 stats.problem(path, None, "directory holds no files", "warning")
-            yield from found
+            for file in found:
+                yield file, False
         elif os.path.exists(path):
-            yield path
+            yield path, True
         else:
             stats.problem(path, None, "no such file or directory")
 
 
-def _windows_format(path: str) -> str | None:
-    """'evtx', 'winevent-json' or 'zip' when the file holds raw Windows logs, else None."""
+def detect(path: str) -> str:
+    """The format of a file, by content: evtx, zip, winevent-json, ndjson, empty or unknown."""
     if path == "-":
-        return None
-    try:
-        from eqlite.sources.windows import detect_format
-    except ImportError:  # pragma: no cover - the Windows readers are part of the package
-        return None
-    kind = str(detect_format(path))
-    return kind if kind in ("evtx", "winevent-json", "zip") else None
+        return "ndjson"
+    from eqlite.sources.windows import detect_format
+
+    return str(detect_format(path))
 
 
 def read_events(paths: Iterable[str], stats: SourceStats, *, index: str | None = None,
@@ -57,16 +58,22 @@ def read_events(paths: Iterable[str], stats: SourceStats, *, index: str | None =
         profile: ECS mapping profile for raw Windows logs: ``winlogbeat`` or ``agent``.
         host_id: overrides ``host.id`` of raw Windows logs (default: the record's computer).
     """
-    for path in expand_paths(paths, stats):
-        kind = _windows_format(path)
-        if kind is not None:
+    for path, named in expand_paths(paths, stats):
+        kind = detect(path)
+        if kind in ("evtx", "winevent-json", "zip"):
             from eqlite.sources.windows import read_windows_file
 
             yield from read_windows_file(path, profile=profile, host_id=host_id, stats=stats)
             continue
-        stats.file(path)
-        if path != "-" and os.path.getsize(path) == 0:
+        if kind == "empty":
+            stats.file(path).format = "empty"
             stats.problem(path, None, "file is empty", "warning")
+            continue
+        if kind == "unknown" and not named:
+            # Found by walking a directory (a README, a licence, metadata): not events.
+            stats.file(path).format = "skipped"
+            stats.problem(path, None, "not an event file (not NDJSON, EVTX or Windows-event JSON); skipped",
+                          "warning")
             continue
         default_index = index or (index_for_path(path) if index_from_file_name else None)
         yield from read_ndjson(path, stats, index=default_index)
