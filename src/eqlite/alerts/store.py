@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -274,8 +274,12 @@ class AlertStore:
 
     # ------------------------------------------------------------------ writing
 
-    def write(self, alerts: Sequence[Mapping[str, Any]]) -> WriteResult:
+    def write(self, alerts: Sequence[Mapping[str, Any]], *,
+              also: Callable[[sqlite3.Connection], None] | None = None) -> WriteResult:
         """Store a batch in one transaction; alerts whose id is already stored are dropped.
+
+        ``also``, when given, runs inside the same transaction with the connection, so rows of
+        other tables (an execution log, checkpoints) are committed with the alerts or not at all.
 
         Raises:
             ValueError: an alert lacks ``kibana.alert.uuid``, rule id, name, severity or ``@timestamp``
@@ -289,7 +293,9 @@ class AlertStore:
             before = self._db.total_changes
             with _transaction(self._db):
                 self._db.executemany(_INSERT, rows)
-            written = self._db.total_changes - before
+                written = self._db.total_changes - before
+                if also is not None:
+                    also(self._db)
         except sqlite3.Error as error:
             raise AlertStoreError(f"cannot store alerts: {error}", self.path) from None
         return WriteResult(written, len(rows) - written)

@@ -10,13 +10,25 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from eqlite.cli import alerts_cmd, convert_cmd, demo_cmd, parse_cmd, query_cmd, rules_cmd, run_cmd
+from eqlite.cli import (
+    alerts_cmd,
+    convert_cmd,
+    demo_cmd,
+    executions_cmd,
+    parse_cmd,
+    query_cmd,
+    rules_cmd,
+    run_cmd,
+    status_cmd,
+    watch_cmd,
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
-_COMMANDS = (run_cmd, query_cmd, parse_cmd, rules_cmd, alerts_cmd, convert_cmd, demo_cmd)
+_COMMANDS = (run_cmd, watch_cmd, executions_cmd, status_cmd, query_cmd, parse_cmd, rules_cmd, alerts_cmd, convert_cmd,
+             demo_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

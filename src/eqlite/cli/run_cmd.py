@@ -1,8 +1,13 @@
 """``eqlite run``: run detection rules over event files and write the alerts Kibana would write.
 
-Hunting mode: one window over all the data, no time filter, every match an alert. Each
-rule sees only the events whose index its index patterns cover; events with no known
+Hunting mode (default): one window over all the data, no time filter, every match an alert.
+Each rule sees only the events whose index its index patterns cover; events with no known
 index are visible to every rule, and the summary says how many there were.
+
+Replay mode (``--replay``): the runs Kibana would have made had it been running live over the
+data: every ``interval`` from ``--start``, each searching its look-back window with
+``max_signals``, de-duplicated by alert id, with catch-up windows and gaps after a ``--pause``
+(see :mod:`eqlite.scheduler.replay`). The execution log goes to stderr and to the store.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import argparse
 import datetime as dt
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,10 +36,15 @@ from eqlite.alerts import (
 )
 from eqlite.cli.alerts_cmd import write_alert_table
 from eqlite.cli.convert_cmd import summary as source_summary
+from eqlite.cli.executions_cmd import time_zone, write_log_table
 from eqlite.cli.output import table
 from eqlite.errors import EqliteError
 from eqlite.rules import Rule, load_builtin_rules, load_rules
+from eqlite.scheduler.datemath import TimeError, display, parse_duration, parse_instant
 from eqlite.scheduler.executor import Execution, RuleRun
+from eqlite.scheduler.log import ensure_tables, insert_records
+from eqlite.scheduler.replay import Pause, ReplayResult, replay
+from eqlite.scheduler.runner import MAX_SIGNALS_WARNING, schedulable
 from eqlite.semantic.schema import Schema
 from eqlite.sources.base import SourceEvent, SourceStats
 from eqlite.sources.reader import read_events
@@ -69,6 +80,18 @@ def register(commands: Any) -> None:
                         help="how raw Windows logs map to ECS (default winlogbeat)")
     parser.add_argument("--host-id", default=None, help="host.id of raw Windows logs (default: the computer)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary on stderr")
+    replay = parser.add_argument_group("replay", "simulate Kibana's scheduled runs over the data's time span")
+    replay.add_argument("--replay", action="store_true",
+                        help="run each rule every 'interval' over its look-back window, as Kibana would have")
+    replay.add_argument("--start", metavar="ISO", default=None,
+                        help="the first run (default: the earliest event time)")
+    replay.add_argument("--end", metavar="ISO", default=None,
+                        help="run until a window reaches this time (default: the latest event time)")
+    replay.add_argument("--pause", metavar="ISO/DURATION", action="append", default=[],
+                        help="the scheduler is down from ISO for DURATION (e.g. 2024-05-14T12:00:00Z/30m); "
+                             "repeatable")
+    replay.add_argument("--tz", metavar="ZONE", type=time_zone, default=None,
+                        help="show times in the execution log in this zone (default UTC)")
     parser.set_defaults(run=run)
 
 
@@ -158,6 +181,11 @@ def _check_outputs(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.replay:
+        return run_replay(args)
+    if args.start or args.end or args.pause:
+        print("eqlite run: --start, --end and --pause need --replay", file=sys.stderr)
+        return 2
     try:
         now = parse_now(args.now)
     except ValueError:
@@ -243,3 +271,90 @@ def _report(outcome: Outcome, results: dict[str, WriteResult], execution: Execut
         print(f"{unsupported} rules of other types were not run (see 'eqlite rules check')", file=err)
     for target, result in results.items():
         print(f"{target}: {result.written} alerts written, {result.duplicates} already present", file=err)
+
+
+# ---------------------------------------------------------------------- replay
+
+
+def _pause(text: str) -> Pause:
+    moment, slash, length = text.rpartition("/")
+    if not slash:
+        raise TimeError(f"--pause {text!r}: write START/DURATION, e.g. 2024-05-14T12:00:00Z/30m")
+    start = parse_instant(moment)
+    return Pause(start, start + parse_duration(length))
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """``eqlite run --replay``: Kibana's scheduled runs over recorded events."""
+    if args.now is not None:
+        print("eqlite run: --now does not apply to --replay (each alert is timed by the run that wrote it)",
+              file=sys.stderr)
+        return 2
+    try:
+        start = parse_instant(args.start) if args.start else None
+        end = parse_instant(args.end) if args.end else None
+        pauses = [_pause(text) for text in args.pause]
+    except TimeError as error:
+        print(f"eqlite run: {error}", file=sys.stderr)
+        return 2
+    problem = _check_outputs(args)
+    if problem is not None:
+        print(f"eqlite run: {problem}", file=sys.stderr)
+        return 1
+    rules, load_errors = load_rule_set(args.rules)
+    for load_error in load_errors:
+        print(f"eqlite: {load_error}", file=sys.stderr)
+    chosen = schedulable(rules, Schema.ecs(), mode="replay")
+    for message in chosen.problems:
+        print(f"eqlite: {message}", file=sys.stderr)
+    stats = SourceStats()
+    started = time.perf_counter()
+    events = list(_events(args.paths, stats, args))
+    result = replay([runner.rule for runner in chosen.runners], events, schema=Schema.ecs(), start=start, end=end,
+                    pauses=pauses)
+    try:
+        results = _write_replay(result, args)
+    except (AlertOutputError, EqliteError) as error:
+        print(f"eqlite run: {error}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        _report_replay(result, results, len(events), args.tz, time.perf_counter() - started)
+        if chosen.unsupported:
+            print(f"{chosen.unsupported} rules of other types were not run (see 'eqlite rules check')",
+                  file=sys.stderr)
+    unreadable = any(problem.position is None and problem.severity == "error" for problem in stats.problems)
+    broken = bool(load_errors) or any(runner.error for runner in chosen.runners) or len(chosen.problems) > 0
+    return 1 if broken or unreadable else 0
+
+
+def _write_replay(result: ReplayResult, args: argparse.Namespace) -> dict[str, WriteResult]:
+    """The alerts go where ``run`` sends them; the store also gets the execution log, in the same transaction."""
+    results: dict[str, WriteResult] = {}
+    if not args.no_store:
+        with AlertStore(args.store) as store:
+            ensure_tables(store.connection, store.path)
+            session = str(uuid.uuid4())
+            results["store"] = store.write(result.alerts,
+                                           also=lambda db: insert_records(db, result.records, session))
+    elsewhere = argparse.Namespace(**{**vars(args), "no_store": True})
+    results.update(write_alerts(Outcome(alerts=result.alerts), elsewhere))
+    return results
+
+
+def _report_replay(result: ReplayResult, results: dict[str, WriteResult], events: int, tz: dt.tzinfo | None,
+                   elapsed: float) -> None:
+    err = sys.stderr
+    if result.records:
+        print(file=err)
+        write_log_table(result.records, tz, err)
+    rules = len({record.rule_id for record in result.records})
+    span = (f" from {display(result.start, tz)} to {display(result.end, tz)}"
+            if result.start is not None and result.end is not None else "")
+    limited = sum(MAX_SIGNALS_WARNING in record.warnings for record in result.records)
+    gaps = sum(1 for record in result.records if record.gap)
+    failed = sum(record.status == "failed" for record in result.records)
+    print(f"\neqlite run --replay: {events} events, {len(result.records)} runs of {rules} rules{span} in "
+          f"{elapsed:.1f} s: {len(result.alerts)} alerts; {limited} runs reached max_signals, {gaps} gaps, "
+          f"{failed} failed runs", file=err)
+    for target, outcome in results.items():
+        print(f"{target}: {outcome.written} alerts written, {outcome.duplicates} already present", file=err)

@@ -13,7 +13,7 @@ position; the others go on.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -25,6 +25,7 @@ from eqlite.semantic.schema import Schema
 from eqlite.sources.base import SourceEvent
 
 Status = Literal["ok", "error", "unsupported"]
+OptionsFor = Callable[[Rule, Schema | None], SearchOptions]
 
 
 def data_stream_index(source: dict[str, Any]) -> str | None:
@@ -92,13 +93,39 @@ def options_for(rule: Rule, schema: Schema | None) -> SearchOptions:
     )
 
 
-def prepare(rule: Rule, schema: Schema | None) -> RuleRun:
-    """Compile a rule, or say why it cannot run (with the query error located in the rule's file)."""
+def scheduled_options(rule: Rule, schema: Schema | None) -> SearchOptions:
+    """The EQL search request of a scheduled run (detection-engine.md §3.3).
+
+    ``timestamp_override`` only moves the time-range filter, which the scheduler applies
+    before events reach the query; the query itself orders events and measures ``maxspan``
+    on the rule's ``timestamp_field`` (``@timestamp`` by default). ``size`` is left open so the
+    scheduler can count every match before it keeps the first ``max_signals``.
+
+    >>> from eqlite.rules import Rule
+    >>> rule = Rule.from_dict({"rule_id": "r", "name": "n", "description": "d", "type": "eql", "language": "eql",
+    ...     "query": "any where true", "risk_score": 1, "severity": "low", "timestamp_override": "event.ingested"})
+    >>> scheduled_options(rule, None).timestamp_field, options_for(rule, None).timestamp_field
+    ('@timestamp', 'event.ingested')
+    """
+    return SearchOptions(
+        schema=schema,
+        timestamp_field=rule.timestamp_field or "@timestamp",
+        tiebreaker_field=rule.tiebreaker_field,
+        event_category_field=rule.event_category_override or "event.category",
+        result_position="head",
+    )
+
+
+def prepare(rule: Rule, schema: Schema | None, options: OptionsFor = options_for) -> RuleRun:
+    """Compile a rule, or say why it cannot run (with the query error located in the rule's file).
+
+    ``options`` builds the search request (hunting mode by default; see :func:`scheduled_options`).
+    """
     support = rule.execution_support()
     if not support.supported:
         return RuleRun(rule, "unsupported", support.reason)
     try:
-        compiled = CompiledQuery(rule.query or "", options_for(rule, schema))
+        compiled = CompiledQuery(rule.query or "", options(rule, schema))
     except QueryError as error:
         located = rule.query_error(error.message, error.span.line, error.span.col)
         return RuleRun(rule, "error", f"{type(error).__name__} at {located}")
@@ -115,8 +142,8 @@ class Execution:
     _visible: dict[str | None, list[RuleRun]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, rules: Sequence[Rule], schema: Schema | None) -> Execution:
-        return cls([prepare(rule, schema) for rule in rules])
+    def of(cls, rules: Sequence[Rule], schema: Schema | None, options: OptionsFor = options_for) -> Execution:
+        return cls([prepare(rule, schema, options) for rule in rules])
 
     @property
     def active(self) -> list[RuleRun]:
