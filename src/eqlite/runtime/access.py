@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from eqlite.semantic.schema import MISSING, FieldInfo, Schema, indexed_values
+from eqlite.semantic.types import Family
 
 Document = Mapping[str, Any]
 Reader = Callable[[Document], tuple[Any, ...]]
@@ -56,6 +57,11 @@ def _path_keys(name: str) -> tuple[tuple[str, ...], ...]:
                  for start in range(len(parts)))
 
 
+@lru_cache(maxsize=4096)
+def _path_parts(name: str) -> tuple[str, ...]:
+    return tuple(name.split("."))
+
+
 def raw_values(document: Document, name: str) -> list[Any] | None:
     """The ``_source`` values of field ``name``, flattened; None when the field is absent.
 
@@ -66,12 +72,31 @@ def raw_values(document: Document, name: str) -> list[Any] | None:
     >>> raw_values({"a": [{"b": 1}, {"b": [2, 3]}]}, "a.b"), raw_values({}, "a") is None
     ([1, 2, 3], True)
     """
-    keys = _path_keys(name)
-    top = document.get(keys[0][0], MISSING) if len(keys) == 1 else MISSING
-    if top is not MISSING and not isinstance(top, (dict, list)):
-        return [top]
+    # Fast path: plain nested objects, as Beats and Elastic Agent write them. Anything else
+    # (arrays on the way, dotted keys) takes the general walk.
+    node: Any = document
+    visited = []
+    for part in _path_parts(name):
+        if type(node) is not dict:
+            return _general(document, name)
+        visited.append(node)
+        found = node.get(part, MISSING)
+        if found is MISSING:
+            # A dotted key on the way ("process.name" next to "process") may still hold it.
+            for level in visited:
+                for key in level:
+                    if "." in key:
+                        return _general(document, name)
+            return None
+        node = found
+    if type(node) is list or type(node) is dict:
+        return _general(document, name)
+    return [node]
+
+
+def _general(document: Document, name: str) -> list[Any] | None:
     out: list[Any] = []
-    return out if _lookup(document, keys, 0, out) else None
+    return out if _lookup(document, _path_keys(name), 0, out) else None
 
 
 def _plain_values(raw: list[Any] | None) -> tuple[Any, ...]:
@@ -95,12 +120,32 @@ def make_reader(schema: Schema | None, name: str) -> Reader:
     if info is None or info.is_container:
         return lambda document: _plain_values(raw_values(document, source_name))
     resolved = info
+    if info.family is Family.KEYWORD and info.null_value is None and info.constant_value is None:
+        return _keyword_reader(source_name, info)
 
     def read(document: Document) -> tuple[Any, ...]:
         raw = raw_values(document, source_name)
         if raw is None:
             return indexed_values(resolved, MISSING)
         return indexed_values(resolved, raw if len(raw) != 1 else raw[0])
+
+    return read
+
+
+def _keyword_reader(source_name: str, info: FieldInfo) -> Reader:
+    """Keyword fields are most of what rules read: strings pass through unless too long."""
+    limit = info.ignore_above
+    short = limit // 2 if limit is not None else None  # no string this short can exceed it in UTF-16
+
+    def read(document: Document) -> tuple[Any, ...]:
+        raw = raw_values(document, source_name)
+        if not raw:
+            return ()
+        if len(raw) == 1:
+            value = raw[0]
+            if type(value) is str and (short is None or len(value) <= short):
+                return (value,)
+        return indexed_values(info, raw if len(raw) != 1 else raw[0])
 
     return read
 
@@ -122,3 +167,63 @@ class FieldReaders:
 
     def info(self, name: str) -> FieldInfo | None:
         return self.schema.field(name) if self.schema is not None else None
+
+    def folded(self, name: str) -> Reader:
+        """The field's string values, case-folded (for case-insensitive matching)."""
+        from eqlite.runtime.patterns import fold
+
+        read = self(name)
+        return lambda document: tuple(fold(value) for value in read(document) if type(value) is str)
+
+
+class EventView:
+    """A parsed document plus a cache of its field values, shared by every rule evaluating it.
+
+    Hundreds of rules read the same few fields (``event.category``, ``process.name``); the
+    fast path reads and converts each field once per event.
+    """
+
+    __slots__ = ("cache", "source")
+
+    def __init__(self, source: Document) -> None:
+        self.source = source
+        self.cache: dict[str, tuple[Any, ...]] = {}
+
+
+class CachingReaders(FieldReaders):
+    """Field readers over :class:`EventView` objects that read each field once per event."""
+
+    __slots__ = ("_cached",)
+
+    def __init__(self, schema: Schema | None) -> None:
+        super().__init__(schema)
+        self._cached: dict[str, Callable[[EventView], tuple[Any, ...]]] = {}
+
+    def __call__(self, name: str) -> Reader:
+        cached = self._cached.get(name)
+        if cached is None:
+            read = super().__call__(name)
+
+            def cached(view: EventView, read: Reader = read, name: str = name) -> tuple[Any, ...]:
+                values = view.cache.get(name)
+                if values is None:
+                    values = view.cache[name] = read(view.source)
+                return values
+
+            self._cached[name] = cached
+        return cached  # type: ignore[return-value]
+
+    def folded(self, name: str) -> Reader:
+        key = "\x00fold:" + name
+        cached = self._cached.get(key)
+        if cached is None:
+            fold_values = super().folded(name)
+
+            def cached(view: EventView, fold_values: Reader = fold_values, key: str = key) -> tuple[Any, ...]:
+                values = view.cache.get(key)
+                if values is None:
+                    values = view.cache[key] = fold_values(view)  # type: ignore[arg-type]
+                return values
+
+            self._cached[key] = cached
+        return cached  # type: ignore[return-value]

@@ -23,7 +23,7 @@ from eqlite.semantic.schema import FieldInfo, coerce_for_field
 from eqlite.semantic.types import Family, format_ip, version_key
 from eqlite.syntax import ast
 
-Predicate = Callable[[Document], bool]
+Predicate = Callable[[Any], bool]  # over a `_source` dict, or an EventView with caching readers
 Evaluator = Callable[[list[Any]], Any]
 
 _NUMERIC = (int, float)
@@ -130,8 +130,9 @@ class Compiler:
         wanted = [self._field_constant(info, self.constant(value)) for value in pred.values]
         wanted = [value for value in wanted if value is not None]
         if pred.insensitive:
-            folded = {fold(value) for value in wanted if isinstance(value, str)}
-            return lambda document: any(isinstance(v, str) and fold(v) in folded for v in read(document))
+            folded = frozenset(fold(value) for value in wanted if isinstance(value, str))
+            read_folded = self.readers.folded(pred.field)
+            return lambda document: not folded.isdisjoint(read_folded(document))
         if info is None:
             # No mapping: compare JSON values of the same kind only ("1" is not 1).
             return lambda document: any(
@@ -166,8 +167,13 @@ class Compiler:
         return test
 
     def _wildcard(self, pred: ir.Wildcard) -> Predicate:
-        read = self.readers(pred.field)
-        tests = tuple(wildcard_matcher(pattern, pred.insensitive) for pattern in pred.patterns)
+        if pred.insensitive:
+            # Fold each value once, not once per pattern.
+            read = self.readers.folded(pred.field)
+            tests = tuple(wildcard_matcher(pattern, True, folded_input=True) for pattern in pred.patterns)
+        else:
+            read = self.readers(pred.field)
+            tests = tuple(wildcard_matcher(pattern, False) for pattern in pred.patterns)
         if len(tests) == 1:
             only = tests[0]
             return lambda document: any(isinstance(v, str) and only(v) for v in read(document))
@@ -179,8 +185,8 @@ class Compiler:
         if not isinstance(prefix, str):
             return lambda document: False
         if pred.insensitive:
-            folded = fold(prefix)
-            return lambda document: any(isinstance(v, str) and fold(v).startswith(folded) for v in read(document))
+            folded, read_folded = fold(prefix), self.readers.folded(pred.field)
+            return lambda document: any(v.startswith(folded) for v in read_folded(document))
         return lambda document: any(isinstance(v, str) and v.startswith(prefix) for v in read(document))
 
     def _regexp(self, pred: ir.Regexp) -> Predicate:

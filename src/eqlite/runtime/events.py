@@ -30,6 +30,9 @@ class Event:
     path: str = ""
     line: int = 0
     marks: tuple[bool, ...] = ()
+    stage_keys: tuple[list[tuple[Any, ...]], ...] | None = None
+    raw: bytes | None = None
+    locator: tuple[str, int] | None = None
 
     @property
     def timestamp_ms(self) -> int:
@@ -92,13 +95,18 @@ class Timeline:
 
     def event(self, source: dict[str, Any], index: str | None = None, id: str | None = None,
               path: str = "", line: int = 0) -> Event | None:
+        """The next document in input order (see :meth:`event_at`)."""
+        position = self.position
+        self.position += 1
+        return self.event_at(source, position, index, id, path, line)
+
+    def event_at(self, source: dict[str, Any], position: int, index: str | None = None, id: str | None = None,
+                 path: str = "", line: int = 0) -> Event | None:
         """Wrap a document; None when it has no usable timestamp and one is required.
 
         Elasticsearch skips such documents for event queries and sequences; samples ignore time.
         """
         timestamp = self.timestamp(source)
-        position = self.position
-        self.position += 1
         if timestamp is None:
             if self.require_timestamp:
                 return None

@@ -101,27 +101,44 @@ def wildcard_regex(pattern: WildcardPattern) -> str:
     return "(?s)" + "".join(pieces)
 
 
+def _folded_pattern(pattern: WildcardPattern) -> WildcardPattern:
+    return WildcardPattern(tuple(part if part in (ANY, ONE) else fold(part) for part in pattern.parts))
+
+
 @lru_cache(maxsize=8192)
-def wildcard_matcher(pattern: WildcardPattern, insensitive: bool) -> StringTest:
+def _matcher(parts: tuple[str, ...]) -> StringTest:
+    if not parts:
+        return lambda value: value == ""
+    if ONE not in parts:
+        return _star_only_matcher(parts)
+    leading = 0
+    while leading < len(parts) and parts[leading] == ONE:
+        leading += 1
+    if ONE not in parts[leading:] and leading < len(parts):
+        # Elastic's path patterns start with "?:\\" (any drive letter): skip those characters,
+        # then the rest is plain string work.
+        rest = _star_only_matcher(parts[leading:])
+        return lambda value: len(value) >= leading and rest(value[leading:])
+    compiled = re2.compile(wildcard_regex(WildcardPattern(parts)))
+    return lambda value: compiled.fullmatch(value) is not None
+
+
+@lru_cache(maxsize=8192)
+def wildcard_matcher(pattern: WildcardPattern, insensitive: bool, *, folded_input: bool = False) -> StringTest:
     """A test of whole strings against a wildcard pattern (``?`` is exactly one character).
+
+    With ``folded_input`` the caller passes values already folded (see :func:`fold`).
 
     >>> from eqlite.plan.translate import eql_wildcard
     >>> test = wildcard_matcher(eql_wildcard("*\\\\cmd.ex?"), True)
     >>> test("C:\\\\Windows\\\\CMD.EXE"), test("cmd.exe")
     (True, False)
+    >>> wildcard_matcher(eql_wildcard("?:\\\\Windows\\\\*.exe"), False)("C:\\\\Windows\\\\a.exe")
+    True
     """
-    if insensitive:
-        pattern = WildcardPattern(tuple(part if part in (ANY, ONE) else fold(part) for part in pattern.parts))
-    if not pattern.parts:
-        test: StringTest = lambda value: value == ""  # noqa: E731
-    elif ONE not in pattern.parts:
-        test = _star_only_matcher(pattern.parts)
-    else:
-        compiled = re2.compile(wildcard_regex(pattern))
-        test = lambda value: compiled.fullmatch(value) is not None  # noqa: E731
-    if insensitive:
-        inner = test
-        return lambda value: inner(fold(value))
+    test = _matcher((_folded_pattern(pattern) if insensitive else pattern).parts)
+    if insensitive and not folded_input:
+        return lambda value: test(fold(value))
     return test
 
 

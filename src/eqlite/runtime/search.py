@@ -114,14 +114,20 @@ def _render_key(info: FieldInfo | None, sample: bool) -> Callable[[Any], Any]:
     return lambda value: value
 
 
-class _SchemaBound:
-    """A query's stage filters and key functions compiled against one schema."""
+class SchemaBound:
+    """A query's stage filters and key functions compiled against one schema.
+
+    Filters and key functions take whatever the field readers read: a ``_source`` dict for
+    plain :class:`FieldReaders`, an :class:`~eqlite.runtime.access.EventView` for caching ones.
+    """
 
     def __init__(self, plan: QueryPlan, stages: list[Stage], schema: Schema | None, errors: ScriptErrors,
-                 sample: bool) -> None:
-        self.readers = FieldReaders(schema)
+                 sample: bool, readers: FieldReaders | None = None,
+                 filter_compiler: Callable[[Any], Callable[[Any], bool]] | None = None) -> None:
+        self.readers = readers if readers is not None else FieldReaders(schema)
         self._compiler = Compiler(self.readers, errors)
-        self.filters = [self._compiler.predicate(stage.filter) for stage in stages]
+        compile_filter = filter_compiler or self._compiler.predicate
+        self.filters = [compile_filter(stage.filter) for stage in stages]
         self.key_functions = [self._key_function(stage.keys) for stage in stages]
         first_keys = stages[0].keys if stages else ()
         self.key_renderers = [
@@ -129,16 +135,16 @@ class _SchemaBound:
             for key in first_keys
         ]
 
-    def _key_function(self, keys: tuple[Key, ...]) -> Callable[[Event], list[KeyValue]]:
-        readers: list[tuple[Callable[[Document], tuple[Any, ...]], bool]] = []
+    def _key_function(self, keys: tuple[Key, ...]) -> Callable[[Any], list[KeyValue]]:
+        readers: list[tuple[Callable[[Any], tuple[Any, ...]], bool]] = []
         for key in keys:
             if isinstance(key.expr, ast.Field):
                 readers.append((self.readers(key.expr.name), key.optional))
             else:
                 readers.append((self._expression_values(key.expr), key.optional))
 
-        def keys_of(event: Event) -> list[KeyValue]:
-            return key_combinations((read(event.source), optional) for read, optional in readers)
+        def keys_of(document: Any) -> list[KeyValue]:
+            return key_combinations((read(document), optional) for read, optional in readers)
 
         return keys_of
 
@@ -187,7 +193,7 @@ class CompiledQuery:
             self._stages = [*body.stages, *([body.until] if body.until else [])]
         else:
             self._stages = list(body.stages)
-        self._bound: dict[int, _SchemaBound] = {}
+        self._bound: dict[int, SchemaBound] = {}
         try:
             self._default = self._bind(self.options.schema)
             for schema in (self.options.index_schemas or {}).values():
@@ -202,14 +208,14 @@ class CompiledQuery:
             return self.options.schema
         return Schema.merge(*schemas, *([self.options.schema] if self.options.schema is not None else []))
 
-    def _bind(self, schema: Schema | None) -> _SchemaBound:
+    def _bind(self, schema: Schema | None) -> SchemaBound:
         bound = self._bound.get(id(schema))
         if bound is None:
-            bound = self._bound[id(schema)] = _SchemaBound(self.plan, self._stages, schema, self.script_errors,
+            bound = self._bound[id(schema)] = SchemaBound(self.plan, self._stages, schema, self.script_errors,
                                                            self.kind == "sample")
         return bound
 
-    def _for(self, event: Event) -> _SchemaBound:
+    def _for(self, event: Event) -> SchemaBound:
         schemas = self.options.index_schemas
         if schemas and event.index is not None and event.index in schemas:
             return self._bind(schemas[event.index])
@@ -226,8 +232,13 @@ class CompiledQuery:
         return any(event.marks)
 
     def _stage_runtime(self, index: int, missing: bool) -> StageRuntime:
-        return StageRuntime(lambda event: event.marks[index],
-                            lambda event: self._for(event).key_functions[index](event), missing)
+        def keys(event: Event) -> list[KeyValue]:
+            # The fast path works out keys while it has the event parsed; the reference does it here.
+            if event.stage_keys is not None:
+                return event.stage_keys[index]
+            return self._for(event).key_functions[index](event.source)
+
+        return StageRuntime(lambda event: event.marks[index], keys, missing)
 
     def render_keys(self, key: KeyValue, event: Event | None = None) -> list[Any]:
         renderers = (self._for(event) if event is not None else self._default).key_renderers
@@ -246,7 +257,9 @@ class CompiledQuery:
         """Begin a search fed one document at a time (several queries can share one pass over the input)."""
         return QueryRun(self)
 
-    def _match(self, candidates: list[Event], stats: SearchStats) -> list[Hit]:
+    def _match(self, candidates: Iterable[Event], stats: SearchStats,
+               missing: Mapping[int, Mapping[KeyValue, Iterable[int]]] | None = None) -> list[Hit]:
+        """Match candidates (in ordinal order); ``missing`` gives missing-stage timestamps collected aside."""
         body = self.plan.body
         if isinstance(body, EventPlan):
             return [EventHit(event) for event in candidates]
@@ -255,6 +268,10 @@ class CompiledQuery:
             until = self._stage_runtime(len(body.stages), False) if body.until else None
             maxspan = body.maxspan_ms * 1_000_000 if body.maxspan_ms is not None else None
             matcher = SequenceMatcher(stages, until, maxspan, self.options.max_partials)
+            for stage_index, by_key in (missing or {}).items():
+                for key, times in by_key.items():
+                    for timestamp_ms in times:
+                        matcher.add_missing(stage_index, key, timestamp_ms)
             for event in candidates:
                 matcher.feed(event)
             stats.matcher = matcher.stats

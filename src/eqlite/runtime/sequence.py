@@ -190,9 +190,16 @@ class SequenceMatcher:
 
     # ------------------------------------------------------------ results
 
+    def add_missing(self, stage_index: int, key: KeyValue, timestamp_ms: int) -> None:
+        """Record an event matching a missing-event stage without feeding it (any order; sorted in results)."""
+        self._missing_events[stage_index].setdefault(key, []).append(timestamp_ms)
+
     def results(self) -> list[SequenceMatch]:
         """Completed sequences, ordered by their last event, after the missing-event checks."""
         self._completed.sort(key=lambda item: (item[0], item[1]))
+        for bucket in self._missing_events.values():
+            for times in bucket.values():
+                times.sort()
         matches = []
         for _, _, partial, key in self._completed:
             if self._missing_events and not self._passes_missing_checks(partial, key):

@@ -1,0 +1,432 @@
+"""The fast path: many rules over NDJSON lines, skipping what no rule can match before parsing it.
+
+For every stage of every rule, :mod:`eqlite.plan.prefilter` gives literals that an
+event's JSON text must contain for the stage to match. From a sample of the input the
+rarest of them become the stage's *trigger*; one scan of each raw line (Hyperscan, or
+Aho–Corasick) finds the triggered stages, and a line that triggers none is never parsed.
+Stages without a selective trigger are *free*: they are evaluated on every parsed event
+of their category.
+
+Parsed events are evaluated only for the triggered and free stages of the rules that can
+see their index, with each field read once per event (:class:`EventView`). Candidates keep
+their raw line, their stage marks and their join keys; at the end each rule's candidates
+go through the reference engine's sequence and sample matchers, so results are identical
+to the reference engine's, which the differential tests check.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from eqlite.plan import ir
+from eqlite.plan.prefilter import Requirement, candidate_literals, requirement
+from eqlite.rules import Rule
+from eqlite.runtime.access import CachingReaders, EventView
+from eqlite.runtime.codegen import SourceCompiler
+from eqlite.runtime.events import Event, Timeline
+from eqlite.runtime.literals import LiteralScanner
+from eqlite.runtime.search import CompiledQuery, SchemaBound, SearchResult, SearchStats, apply_limits
+from eqlite.scheduler.candidates import CandidateStore, close_readers, hydrate, to_event
+from eqlite.scheduler.executor import RuleRun, data_stream_index, index_matches, prepare
+from eqlite.semantic.schema import Schema
+from eqlite.semantic.types import Family
+from eqlite.sources.base import SourceEvent, SourceStats
+from eqlite.sources.ndjson import stable_id
+
+TRIGGER_MAX = 0.5  # past this share of sampled lines, a stage is tried on every event of its category
+SAMPLE_LINES = 2000
+
+StageRef = tuple[int, int]  # (rule number, stage number)
+
+
+def clauses(pred: ir.Pred, frequency: Any, textual: Any) -> list[Requirement]:
+    """Literal requirements of each conjunct of ``pred`` (all must hold)."""
+    if isinstance(pred, ir.And):
+        found: list[Requirement] = []
+        for operand in pred.operands:
+            found.extend(clauses(operand, frequency, textual))
+        return found
+    single = requirement(pred, frequency, textual)
+    return [] if single is None else [single]
+
+
+def _category_values(pred: ir.Pred, category_field: str) -> frozenset[str] | None:
+    """The categories a stage requires (its top-level category term), if any."""
+    operands = pred.operands if isinstance(pred, ir.And) else (pred,)
+    for operand in operands:
+        if isinstance(operand, ir.Term) and operand.field == category_field and not operand.insensitive:
+            values = [value.value for value in operand.values if isinstance(value.value, str)]  # type: ignore[attr-defined]
+            if len(values) == len(operand.values):
+                return frozenset(values)
+    return None
+
+
+@dataclass(slots=True)
+class _FastRule:
+    number: int
+    run: RuleRun
+    compiled: CompiledQuery
+    bound: SchemaBound
+    timeline: Timeline
+    category_field: str
+    never: set[int] = field(default_factory=set)
+    missing_stages: frozenset[int] = frozenset()
+    candidates: CandidateStore = field(default_factory=CandidateStore)
+    missing: dict[int, dict[Any, list[int]]] = field(default_factory=dict)
+    stats: SearchStats = field(default_factory=SearchStats)
+
+
+@dataclass(slots=True)
+class FastStats:
+    lines: int = 0
+    skipped: int = 0
+    parsed: int = 0
+    evaluated_stages: int = 0
+    scanner: str = ""
+    triggered_stages: int = 0
+    free_stages: int = 0
+
+
+class FastExecution:
+    """Rules over NDJSON lines (and parsed events), with a literal prefilter and shared field reads.
+
+    Args:
+        rules: the rules; unsupported or invalid ones are reported as in :class:`Execution`.
+        schema: field types.
+        sample: raw lines from the start of the input, to estimate how common each literal is.
+    """
+
+    def __init__(self, rules: Sequence[Rule], schema: Schema | None, sample: Sequence[bytes] = ()) -> None:
+        self.runs = [prepare(rule, schema) for rule in rules]
+        self.schema = schema
+        self.stats = FastStats()
+        self.problems = SourceStats()
+        self.events_without_index = 0
+        self._rules: list[_FastRule] = []
+        for rule_run in self.runs:
+            if rule_run.status != "ok" or rule_run.compiled is None:
+                continue
+            rule_run.run = None  # the fast path keeps its own candidates
+            compiled = rule_run.compiled
+            readers = CachingReaders(schema)
+            generator = SourceCompiler(readers, compiled.script_errors)
+            bound = SchemaBound(compiled.plan, compiled._stages, schema, compiled.script_errors,
+                                compiled.kind == "sample", readers, generator.predicate)
+            options = compiled.options
+            timeline = Timeline(schema, options.timestamp_field, options.tiebreaker_field,
+                                require_timestamp=compiled.kind != "sample")
+            missing = frozenset(number for number, stage in enumerate(compiled._stages) if stage.missing)
+            self._rules.append(_FastRule(len(self._rules), rule_run, compiled, bound, timeline,
+                                         options.event_category_field, missing_stages=missing,
+                                         missing={number: {} for number in missing}))
+        self._visible: dict[str | None, frozenset[int]] = {}
+        self._every: dict[int, set[int]] | None = None
+        self._position = 0
+        self._build_index(sample)
+
+    # ------------------------------------------------------------ the rule index
+
+    def _textual(self, name: str) -> bool:
+        info = self.schema.field(name) if self.schema is not None else None
+        return info is None or (info.family in (Family.KEYWORD, Family.TEXT) and info.null_value is None)
+
+    def _build_index(self, sample: Sequence[bytes]) -> None:
+        stage_refs = [(rule.number, number) for rule in self._rules for number in range(len(rule.compiled._stages))]
+        filters = {ref: self._rules[ref[0]].compiled._stages[ref[1]].filter for ref in stage_refs}
+        # Which sampled lines hold each candidate literal, as bit sets: clause frequencies, and
+        # how often clauses hold together, come out exact for the sample.
+        candidates = sorted({literal for pred in filters.values() for literal in candidate_literals(pred)})
+        masks = dict.fromkeys(candidates, 0)
+        if sample and candidates:
+            scanner = LiteralScanner(candidates)
+            for line_number, line in enumerate(sample):
+                bit = 1 << line_number
+                for number in scanner.scan(line):
+                    masks[candidates[number]] |= bit
+        lines = len(sample)
+        frequency = (lambda literal: (masks.get(literal, 0).bit_count() + 0.5) / lines) if lines else None
+        everything = (1 << lines) - 1
+
+        def clause_mask(clause: Requirement) -> int:
+            mask = 0
+            for literal in clause.literals:
+                mask |= masks.get(literal, everything)
+            return mask if lines else everything
+
+        self._triggers: dict[int, list[int]] = defaultdict(list)
+        self._refs: list[tuple[int, int, tuple[int, ...]]] = []
+        self._free: dict[tuple[str, str] | None, list[StageRef]] = defaultdict(list)
+        chosen: dict[str, int] = {}
+
+        def literal_id(literal: str) -> int:
+            return chosen.setdefault(literal, len(chosen))
+
+        planned: list[tuple[StageRef, Requirement, list[Requirement]]] = []
+        for ref, pred in filters.items():
+            rule = self._rules[ref[0]]
+            if isinstance(pred, ir.MatchNone):
+                rule.never.add(ref[1])
+                continue
+            found = clauses(pred, frequency, self._textual)
+            if any(not clause.literals for clause in found):
+                rule.never.add(ref[1])  # a clause that can never hold
+                continue
+            ordered = sorted(found, key=lambda clause: (clause_mask(clause).bit_count(), clause.cost(
+                frequency or (lambda literal: 1.0 / len(literal)))))
+            share = clause_mask(ordered[0]).bit_count() / lines if ordered and lines else 0.0
+            if ordered and share <= TRIGGER_MAX:
+                planned.append((ref, ordered[0], ordered[1:]))
+                self.stats.triggered_stages += 1
+            else:
+                categories = _category_values(pred, rule.category_field)
+                for category in categories or (None,):
+                    self._free[(rule.category_field, category) if category else None].append(ref)
+                self.stats.free_stages += 1
+        # Trigger literals take the low ids: their bits are the ones most often set.
+        for _, trigger, _ in planned:
+            for text in trigger.literals:
+                literal_id(text)
+        for ref, trigger, rest in planned:
+            checks = tuple(sum(1 << literal_id(text) for text in clause.literals) for clause in rest)
+            position = len(self._refs)
+            self._refs.append((ref[0], ref[1], checks))
+            for text in trigger.literals:
+                self._triggers[chosen[text]].append(position)
+        self._literals = sorted(chosen, key=chosen.__getitem__)
+        self._scanner = LiteralScanner(self._literals)
+        self.stats.scanner = self._scanner.engine
+        self._category_readers: dict[str, Callable[[Any], tuple[Any, ...]]] = {
+            category_field: CachingReaders(self.schema)(category_field)
+            for category_field, _ in (key for key in self._free if key is not None)
+        }
+
+    # ------------------------------------------------------------ feeding
+
+    def _visible_rules(self, index: str | None) -> frozenset[int]:
+        visible = self._visible.get(index)
+        if visible is None:
+            visible = self._visible[index] = frozenset(
+                rule.number for rule in self._rules
+                if index is None or not rule.run.patterns or index_matches(rule.run.patterns, index))
+        return visible
+
+    def _triggered(self, line: bytes) -> dict[int, set[int]]:
+        if not self._literals:
+            return {}
+        found = self._scanner.scan(line)
+        if not found:
+            return {}
+        mask = 0
+        for literal in found:
+            mask |= 1 << literal
+        stages: dict[int, set[int]] = {}
+        refs, triggers = self._refs, self._triggers
+        for literal in found:
+            for position in triggers.get(literal, ()):
+                rule_number, stage_number, checks = refs[position]
+                for check in checks:
+                    if not check & mask:
+                        break
+                else:
+                    stages.setdefault(rule_number, set()).add(stage_number)
+        return stages
+
+    def feed_line(self, raw: bytes, path: str, line: int, index: str | None = None,
+                  offset: int | None = None) -> None:
+        """Offer one NDJSON line (a document or a hit envelope).
+
+        ``offset`` is the line's byte offset in a plain file that can be read again; without it
+        the line itself is kept for the events that end up in results.
+        """
+        self.stats.lines += 1
+        position = self._position
+        self._position += 1
+        stages = self._triggered(raw)
+        if not stages and not self._free:
+            self.stats.skipped += 1
+            return
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            self.problems.problem(path, line, f"not valid JSON: {error}")
+            return
+        if not isinstance(document, dict):
+            self.problems.problem(path, line, f"expected a JSON object, found {type(document).__name__}")
+            return
+        self.stats.parsed += 1
+        if _is_envelope(document):
+            source = document["_source"]
+            index = document.get("_index") or index
+            doc_id = str(document["_id"]) if document.get("_id") is not None else None
+        else:
+            source, doc_id = document, None
+        if doc_id is None:
+            doc_id = stable_id(index or "", line, raw)
+        locator: Any = (path, offset) if offset is not None else raw
+        self._evaluate(source, stages, position, index, doc_id, path, line, locator)
+
+    def feed(self, record: SourceEvent) -> None:
+        """Offer an event that is already parsed (EVTX, Windows-event JSON): every stage is tried."""
+        self.stats.lines += 1
+        position = self._position
+        self._position += 1
+        self.stats.parsed += 1
+        if self._every is None:
+            self._every = {rule.number: set(range(len(rule.compiled._stages))) - rule.never for rule in self._rules}
+        self._evaluate(record.source, self._every, position, record.index, record.id, record.path,
+                       record.position, record.source, all_stages=True)
+
+    def _evaluate(self, source: dict[str, Any], stages: dict[int, set[int]], position: int, index: str | None,
+                  doc_id: str | None, path: str, line: int, locator: Any, all_stages: bool = False) -> None:
+        if index is None:
+            index = data_stream_index(source)
+            if index is None:
+                self.events_without_index += 1
+        visible = self._visible_rules(index)
+        view = EventView(source)
+        if not all_stages and self._free:
+            stages = {number: set(found) for number, found in stages.items()}
+            for ref in self._free.get(None, ()):
+                stages.setdefault(ref[0], set()).add(ref[1])
+            for category_field, read in self._category_readers.items():
+                for category in read(view):
+                    for ref in self._free.get((category_field, category), ()):
+                        stages.setdefault(ref[0], set()).add(ref[1])
+        times: dict[tuple[str, str | None, bool], Event | None] = {}
+        for rule_number, numbers in stages.items():
+            if rule_number not in visible:
+                continue
+            rule = self._rules[rule_number]
+            filters = rule.bound.filters
+            self.stats.evaluated_stages += len(numbers)
+            matched = [number for number in numbers if filters[number](view)]
+            if not matched:
+                continue
+            options = rule.compiled.options
+            config = (options.timestamp_field, options.tiebreaker_field, rule.compiled.kind == "sample")
+            if config not in times:
+                times[config] = rule.timeline.event_at(source, position, index, doc_id, path, line)
+            timed = times[config]
+            if timed is None:
+                rule.stats.without_timestamp += 1
+                continue
+            key_functions = rule.bound.key_functions
+            bits = 0
+            keys: list[Any] = [()] * len(filters)
+            for number in matched:
+                stage_keys = key_functions[number](view)
+                if number in rule.missing_stages:
+                    # A missing-event stage only needs when, and under which key, it matched.
+                    bucket = rule.missing[number]
+                    for key in stage_keys:
+                        bucket.setdefault(key, []).append(timed.timestamp_ms)
+                    continue
+                bits |= 1 << number
+                keys[number] = stage_keys
+            if bits:
+                rule.candidates.append((timed.ordinal, bits, tuple(keys), (index, doc_id, path, line, locator)))
+
+    # ------------------------------------------------------------ results
+
+    def finish(self) -> list[RuleRun]:
+        """Run each rule's matcher over its candidates, in order; results land in each :class:`RuleRun`."""
+        readers: dict[str, Any] = {}
+        try:
+            for rule in self._rules:
+                rule.stats.candidates = len(rule.candidates)
+                rule.stats.documents = self.stats.lines
+                events = (to_event(record) for record in rule.candidates.sorted())
+                hits = apply_limits(rule.compiled._match(events, rule.stats, rule.missing), rule.compiled.plan,
+                                    rule.compiled.options)
+                for hit in hits:
+                    for event in getattr(hit, "events", None) or [getattr(hit, "event", None)]:
+                        if event is not None:
+                            hydrate(event, readers, source_of)
+                rule.stats.script_errors = rule.compiled.script_errors.count
+                rule.stats.last_script_error = rule.compiled.script_errors.last
+                rule.run.result = SearchResult(rule.compiled.kind, hits, rule.stats)
+                rule.run.events_seen = self.stats.lines
+                rule.candidates.close()
+                rule.missing = {}
+        finally:
+            close_readers(readers)
+        return self.runs
+
+
+def _is_envelope(document: dict[str, Any]) -> bool:
+    return "_source" in document and isinstance(document["_source"], dict) and (
+        "_index" in document or "_id" in document)
+
+
+def source_of(raw: bytes) -> dict[str, Any]:
+    """The ``_source`` of an NDJSON line (a document, or a hit envelope)."""
+    document: dict[str, Any] = orjson.loads(raw)
+    return document["_source"] if _is_envelope(document) else document
+
+
+def read_sample(paths: Iterable[str], lines: int = SAMPLE_LINES) -> list[bytes]:
+    """The first lines of the NDJSON inputs, to estimate literal frequencies."""
+    from eqlite.sources.ndjson import open_binary
+
+    sample: list[bytes] = []
+    for path in paths:
+        if path == "-" or len(sample) >= lines:
+            continue
+        try:
+            with open_binary(path) as handle:
+                for raw in handle:
+                    sample.append(raw)
+                    if len(sample) >= lines:
+                        break
+        except OSError:
+            continue
+    return sample
+
+
+def _is_gzip(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats, *, index: str | None = None,
+              profile: str = "winlogbeat", host_id: str | None = None) -> None:
+    """Feed every input to a fast execution: NDJSON line by line (prefiltered), other formats parsed."""
+    from eqlite.sources.ndjson import open_binary
+    from eqlite.sources.reader import detect, expand_paths, read_events
+
+    for path, named in expand_paths(paths, stats):
+        kind = detect(path)
+        if kind in ("evtx", "winevent-json", "zip") or (kind == "unknown" and not named) or kind == "empty":
+            for record in read_events([path], stats, index=index, profile=profile, host_id=host_id,
+                                      index_from_file_name=False):
+                execution.feed(record)
+            continue
+        file_stats = stats.file(path)
+        file_stats.format = "ndjson"
+        try:
+            handle = open_binary(path)
+        except OSError as error:
+            stats.problem(path, None, f"cannot read: {error.strerror or error}")
+            continue
+        before = execution.stats.lines
+        seekable = path != "-" and not _is_gzip(path)
+        offset = 0
+        try:
+            for number, raw in enumerate(handle, start=1):
+                if raw.strip():
+                    execution.feed_line(raw, path, number, index, offset if seekable else None)
+                offset += len(raw)
+        except (OSError, EOFError) as error:
+            stats.problem(path, None, f"read failed: {error}")
+        finally:
+            if path != "-":
+                handle.close()
+        file_stats.records += execution.stats.lines - before
+        file_stats.events += execution.stats.lines - before
+    for problem in execution.problems.problems:
+        stats.problem(problem.path, problem.position, problem.message, problem.severity)
