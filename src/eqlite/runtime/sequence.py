@@ -273,13 +273,20 @@ def key_combinations(columns: Iterable[tuple[tuple[Any, ...], bool]]) -> list[Ke
     ([], [(None,)])
     """
     choices: list[tuple[Any, ...]] = []
+    single = True
     for values, optional in columns:
+        if single and len(values) == 1 and values[0] is not None:
+            # The usual case: one value per key field.
+            choices.append(values)
+            continue
         distinct = tuple(dict.fromkeys(value for value in values if value is not None))
         if not distinct:
             if not optional:
                 return []
             distinct = (None,)
+        if len(distinct) != 1:
+            single = False
         choices.append(distinct)
-    if all(len(choice) == 1 for choice in choices):
+    if single:
         return [tuple(choice[0] for choice in choices)]
     return list(itertools.product(*choices))

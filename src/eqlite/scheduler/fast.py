@@ -151,6 +151,7 @@ class FastExecution:
         lines = len(sample)
         frequency = (lambda literal: (masks.get(literal, 0).bit_count() + 0.5) / lines) if lines else None
         everything = (1 << lines) - 1
+        category_share = self._category_shares(sample)
 
         def clause_mask(clause: Requirement) -> int:
             mask = 0
@@ -178,12 +179,26 @@ class FastExecution:
                 continue
             ordered = sorted(found, key=lambda clause: (clause_mask(clause).bit_count(), clause.cost(
                 frequency or (lambda literal: 1.0 / len(literal)))))
-            share = clause_mask(ordered[0]).bit_count() / lines if ordered and lines else 0.0
-            if ordered and share <= TRIGGER_MAX:
-                planned.append((ref, ordered[0], ordered[1:]))
+            # How often the stage would be tried: when its clauses all hold (triggered), or on
+            # every event of its categories (free). Take the cheaper.
+            together = everything
+            for clause in ordered:
+                together &= clause_mask(clause)
+            triggered_share = together.bit_count() / lines if lines else 0.0
+            categories = _category_values(pred, rule.category_field)
+            free_share = (sum(category_share.get((rule.category_field, c), 0.0) for c in categories)
+                          if categories is not None and lines else 1.0)
+            if ordered and triggered_share <= TRIGGER_MAX and (triggered_share <= free_share or not lines):
+                # Keep only the checks that cut the candidates noticeably: every literal costs scan time.
+                current, kept = clause_mask(ordered[0]), []
+                for clause in ordered[1:]:
+                    narrowed = current & clause_mask(clause)
+                    if not lines or narrowed.bit_count() < 0.9 * current.bit_count():
+                        kept.append(clause)
+                        current = narrowed
+                planned.append((ref, ordered[0], kept))
                 self.stats.triggered_stages += 1
             else:
-                categories = _category_values(pred, rule.category_field)
                 for category in categories or (None,):
                     self._free[(rule.category_field, category) if category else None].append(ref)
                 self.stats.free_stages += 1
@@ -204,6 +219,28 @@ class FastExecution:
             category_field: CachingReaders(self.schema)(category_field)
             for category_field, _ in (key for key in self._free if key is not None)
         }
+
+    def _category_shares(self, sample: Sequence[bytes]) -> dict[tuple[str, str], float]:
+        """Share of sampled events in each category, for each category field the rules use."""
+        fields = {rule.category_field for rule in self._rules}
+        readers: dict[str, Callable[[Any], tuple[Any, ...]]] = {
+            name: CachingReaders(self.schema)(name) for name in fields}
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        parsed = 0
+        for line in sample:
+            try:
+                document = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(document, dict):
+                continue
+            parsed += 1
+            view = EventView(document["_source"] if _is_envelope(document) else document)
+            for name, read in readers.items():
+                for value in set(read(view)):
+                    if isinstance(value, str):
+                        counts[(name, value)] += 1
+        return {key: count / parsed for key, count in counts.items()} if parsed else {}
 
     # ------------------------------------------------------------ feeding
 
@@ -265,10 +302,8 @@ class FastExecution:
             doc_id = str(document["_id"]) if document.get("_id") is not None else None
         else:
             source, doc_id = document, None
-        if doc_id is None:
-            doc_id = stable_id(index or "", line, raw)
         locator: Any = (path, offset) if offset is not None else raw
-        self._evaluate(source, stages, position, index, doc_id, path, line, locator)
+        self._evaluate(source, stages, position, index, doc_id, path, line, locator, raw)
 
     def feed(self, record: SourceEvent) -> None:
         """Offer an event that is already parsed (EVTX, Windows-event JSON): every stage is tried."""
@@ -279,10 +314,12 @@ class FastExecution:
         if self._every is None:
             self._every = {rule.number: set(range(len(rule.compiled._stages))) - rule.never for rule in self._rules}
         self._evaluate(record.source, self._every, position, record.index, record.id, record.path,
-                       record.position, record.source, all_stages=True)
+                       record.position, record.source, None, all_stages=True)
 
     def _evaluate(self, source: dict[str, Any], stages: dict[int, set[int]], position: int, index: str | None,
-                  doc_id: str | None, path: str, line: int, locator: Any, all_stages: bool = False) -> None:
+                  doc_id: str | None, path: str, line: int, locator: Any, raw: bytes | None = None,
+                  all_stages: bool = False) -> None:
+        id_index = index or ""  # the id hashes the index the line was read under, before any data stream guess
         if index is None:
             index = data_stream_index(source)
             if index is None:
@@ -310,6 +347,9 @@ class FastExecution:
             options = rule.compiled.options
             config = (options.timestamp_field, options.tiebreaker_field, rule.compiled.kind == "sample")
             if config not in times:
+                if doc_id is None and raw is not None:
+                    # Only events that some rule keeps need an id: hashing every line is not free.
+                    doc_id = stable_id(id_index, line, raw)
                 times[config] = rule.timeline.event_at(source, position, index, doc_id, path, line)
             timed = times[config]
             if timed is None:
@@ -329,7 +369,7 @@ class FastExecution:
                 bits |= 1 << number
                 keys[number] = stage_keys
             if bits:
-                rule.candidates.append((timed.ordinal, bits, tuple(keys), (index, doc_id, path, line, locator)))
+                rule.candidates.append((timed.ordinal, bits, tuple(keys), (index, timed.id, path, line, locator)))
 
     # ------------------------------------------------------------ results
 
