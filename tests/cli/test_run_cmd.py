@@ -74,6 +74,17 @@ def test_same_now_gives_byte_identical_output(demo: tuple[Path, list[tuple[str, 
     assert first.read_bytes() == second.read_bytes() and first.stat().st_size > 0
 
 
+def test_fast_and_reference_engines_write_the_same_alerts(
+        demo: tuple[Path, list[tuple[str, str]], list[object]], tmp_path: Path) -> None:
+    outputs = []
+    for engine in ("fast", "reference"):
+        out = tmp_path / f"{engine}.ndjson"
+        assert main(["run", "--no-store", "--quiet", "--engine", engine, "--alerts", str(out), "--now", NOW,
+                     str(demo[0])]) == 0
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] and outputs[0].count(b"\n") >= 3
+
+
 def test_rerun_into_store_adds_nothing(capsys: pytest.CaptureFixture[str],
                                        demo: tuple[Path, list[tuple[str, str]], list[object]], tmp_path: Path) -> None:
     store = tmp_path / "alerts.db"

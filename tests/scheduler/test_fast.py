@@ -155,3 +155,84 @@ def test_demo_with_every_active_rule_agrees(demo_file: Path) -> None:
     reference, fast = _reference(rules, Schema.ecs(), demo_file), _fast(rules, Schema.ecs(), demo_file)
     for ours, theirs in zip(fast, reference, strict=True):
         assert _signature(ours) == _signature(theirs), ours.rule.name
+
+
+@pytest.mark.parametrize("block_bytes", [1, 700, 1 << 20])
+@pytest.mark.parametrize("layout", ["crlf", "blank-lines", "no-final-newline", "gzip"])
+def test_block_scanning_keeps_lines_ids_and_results(demo_file: Path, tmp_path: Path, block_bytes: int,
+                                                    layout: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines skipped a block at a time: numbering, offsets, counts and ids are those of line-by-line reading."""
+    import gzip
+
+    lines = demo_file.read_bytes().splitlines()[:1500]
+    if layout == "crlf":
+        data = b"".join(line + b"\r\n" for line in lines)
+    elif layout == "blank-lines":
+        data = b"".join(line + (b"\n\n  \t\n" if number % 7 == 0 else b"\n") for number, line in enumerate(lines))
+        data = b"\n \n" + data
+    elif layout == "no-final-newline":
+        data = b"\n".join(lines)
+    else:
+        data = gzip.compress(b"\n".join(lines) + b"\n")
+    path = tmp_path / ("events.ndjson.gz" if layout == "gzip" else "events.ndjson")
+    path.write_bytes(data)
+    rules = list(load_builtin_rules())
+    monkeypatch.setattr(fast_module, "BLOCK_BYTES", block_bytes)
+    execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
+    assert execution.scans_blocks
+    stats = SourceStats()
+    run_paths(execution, [str(path)], stats)
+    fast = execution.finish()
+    reference = _reference(rules, Schema.ecs(), path)
+    assert execution.stats.lines == len(lines) == stats.file(str(path)).events
+    assert execution.stats.skipped > len(lines) // 2
+    assert _signature(fast[0]) == _signature(reference[0]) and _signature(fast[0])
+
+
+EDGE_EVENTS = [
+    {"process": {"name": 123, "args": [True, "x"]}, "file": {"name": "-5"}},
+    {"process": {"name": "MMC.EXE", "args": ["/c", "whoami"]}, "file": {"name": "true"}},
+    {"process": {"name": "cmd.exe", "command_line": "mmc.exe -Embedding"}, "file": {"name": False}},
+    {"process": {"name": "C:\\Windows\\mmc.exe"}, "file": {"name": 1.5}},
+    {"process": {"name": "  padded.exe "}, "file": {"name": "a\"quote\""}},
+]
+EDGE_QUERIES = [
+    'any where process.name == "123"', 'any where process.name : "12*"', 'any where process.name : "*23"',
+    'any where process.args == "true"', 'any where process.args : "tr*"', 'any where file.name : "*ue"',
+    'any where file.name == "false"', 'any where file.name : "*alse"', 'any where file.name : "-5"',
+    'any where file.name == "1.5"', 'any where process.name : "mmc.exe"', 'any where process.name == "mmc.exe"',
+    'any where process.name : "*mmc.exe"', 'any where startsWith(process.name, "c:")',
+    'any where process.name : "*padded.exe "', 'any where file.name : "a\\"quote\\""',
+    'any where process.name in~ ("MMC.exe", "CMD.EXE")', 'any where process.name like~ "mmc.*"',
+]
+
+
+def test_quoted_literals_never_skip_unquoted_scalars(tmp_path: Path) -> None:
+    """Literals with quotes are not required where a keyword holds a JSON number or boolean."""
+    path = tmp_path / "edge.ndjson"
+    path.write_text("".join(json.dumps({"@timestamp": f"2024-01-01T00:00:0{n}Z", "event": {"category": ["process"]},
+                                        **event}) + "\n" for n, event in enumerate(EDGE_EVENTS)))
+    rules = [_rule(number, query, None) for number, query in enumerate(EDGE_QUERIES)]
+    reference, fast = _reference(rules, Schema.ecs(), path), _fast(rules, Schema.ecs(), path)
+    for ours, theirs in zip(fast, reference, strict=True):
+        assert _signature(ours) == _signature(theirs), ours.rule.query
+    assert sum(len(_signature(run)) for run in reference) >= 10
+
+
+def test_damaged_lines_are_reported_even_when_skipped(demo_file: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = demo_file.read_bytes().splitlines()[:400]
+    damaged = {10: lines[10][:57], 20: b"[1, 2]", 30: b"garbage", 40: lines[40] + b"x"}
+    path = tmp_path / "damaged.ndjson"
+    path.write_bytes(b"".join(damaged.get(number, line) + b"\n" for number, line in enumerate(lines)))
+    monkeypatch.setattr(fast_module, "BLOCK_BYTES", 5000)
+    rules = list(load_builtin_rules())
+    execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
+    stats = SourceStats()
+    run_paths(execution, [str(path)], stats)
+    reference_stats = SourceStats()
+    list(read_events([str(path)], reference_stats, index_from_file_name=False))
+    assert [(p.position, p.message.split(":")[0]) for p in stats.problems] == \
+        [(p.position, p.message.split(":")[0]) for p in reference_stats.problems]
+    assert [p.position for p in stats.problems] == [11, 21, 31, 41]
+    assert stats.events == reference_stats.events == 396

@@ -42,6 +42,7 @@ from eqlite.errors import EqliteError
 from eqlite.rules import Rule, load_builtin_rules, load_rules
 from eqlite.scheduler.datemath import TimeError, display, parse_duration, parse_instant
 from eqlite.scheduler.executor import Execution, RuleRun
+from eqlite.scheduler.fast import FastExecution, read_sample, run_paths
 from eqlite.scheduler.log import ensure_tables, insert_records
 from eqlite.scheduler.replay import Pause, ReplayResult, replay
 from eqlite.scheduler.runner import MAX_SIGNALS_WARNING, schedulable
@@ -79,6 +80,11 @@ def register(commands: Any) -> None:
     parser.add_argument("--profile", choices=("winlogbeat", "agent"), default="winlogbeat",
                         help="how raw Windows logs map to ECS (default winlogbeat)")
     parser.add_argument("--host-id", default=None, help="host.id of raw Windows logs (default: the computer)")
+    parser.add_argument("--engine", choices=("fast", "reference"), default="fast",
+                        help="fast (default): NDJSON lines that no rule can match are skipped unparsed, and "
+                             "only candidate events are sorted; reference: every event parsed and matched by "
+                             "the reference engine. Both give the same alerts; the reference engine also "
+                             "reports malformed lines that no rule could have matched")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary on stderr")
     replay = parser.add_argument_group("replay", "simulate Kibana's scheduled runs over the data's time span")
     replay.add_argument("--replay", action="store_true",
@@ -198,28 +204,36 @@ def run(args: argparse.Namespace) -> int:
     rules, load_errors = load_rule_set(args.rules)
     for error in load_errors:
         print(f"eqlite: {error}", file=sys.stderr)
-    execution = Execution.of(rules, Schema.ecs())
-    for rule_run in execution.runs:
-        if rule_run.status == "error":
-            print(f"eqlite: rule {rule_run.rule.name!r}: {rule_run.error}", file=sys.stderr)
     stats = SourceStats()
     started = time.perf_counter()
     progress = tqdm(total=None, unit=" events", disable=True if args.quiet else None, file=sys.stderr,
                     mininterval=0.5, smoothing=0.1, desc="eqlite run")
     try:
-        for record in _events(args.paths, stats, args):
-            execution.feed(record)
-            progress.update(1)
+        if args.engine == "fast":
+            fast = FastExecution(rules, Schema.ecs(), read_sample(args.paths))
+            _report_rule_errors(fast.runs)
+            run_paths(fast, args.paths, stats, index=args.index, profile=args.profile, host_id=args.host_id,
+                      progress=progress.update)
+            for source_problem in stats.problems:
+                print(f"eqlite: {source_problem}", file=sys.stderr)
+            runs, events, without_index = fast.finish(), stats.events, fast.events_without_index
+        else:
+            execution = Execution.of(rules, Schema.ecs())
+            _report_rule_errors(execution.runs)
+            for record in _events(args.paths, stats, args):
+                execution.feed(record)
+                progress.update(1)
+            runs, events, without_index = execution.finish(), execution.events, execution.events_without_index
     finally:
         progress.close()
-    outcome = build_outcome(execution.finish(), now)
+    outcome = build_outcome(runs, now)
     try:
         results = write_alerts(outcome, args)
     except (AlertOutputError, EqliteError) as error:
         print(f"eqlite run: {error}", file=sys.stderr)
         return 1
     if not args.quiet:
-        _report(outcome, results, execution, stats, time.perf_counter() - started)
+        _report(outcome, results, events, without_index, stats, time.perf_counter() - started)
     failed = bool(load_errors) or any(summary.status == "error" for summary in outcome.rules)
     unreadable = any(problem.position is None and problem.severity == "error" for problem in stats.problems)
     return 1 if failed or unreadable else 0
@@ -253,15 +267,21 @@ def write_alerts(outcome: Outcome, args: argparse.Namespace) -> dict[str, WriteR
     return results
 
 
-def _report(outcome: Outcome, results: dict[str, WriteResult], execution: Execution, stats: SourceStats,
-            elapsed: float) -> None:
+def _report_rule_errors(runs: Sequence[RuleRun]) -> None:
+    for rule_run in runs:
+        if rule_run.status == "error":
+            print(f"eqlite: rule {rule_run.rule.name!r}: {rule_run.error}", file=sys.stderr)
+
+
+def _report(outcome: Outcome, results: dict[str, WriteResult], events: int, without_index: int,
+            stats: SourceStats, elapsed: float) -> None:
     err = sys.stderr
-    print(f"\neqlite run: {execution.events} events in {elapsed:.1f} s "
-          f"({execution.events / elapsed if elapsed else 0:,.0f}/s)", file=err)
+    print(f"\neqlite run: {events} events in {elapsed:.1f} s ({events / elapsed if elapsed else 0:,.0f}/s)",
+          file=err)
     if len(stats.files) > 1 or stats.errors or stats.problems:
         source_summary(stats, err)
-    if execution.events_without_index:
-        print(f"{execution.events_without_index} events had no known index (no hit envelope, --index or "
+    if without_index:
+        print(f"{without_index} events had no known index (no hit envelope, --index or "
               f"data_stream.*) and were visible to every rule", file=err)
     rows = [[s.status, s.rule.name[:60], str(s.events), str(s.matches), str(s.alerts), s.detail[:80]]
             for s in outcome.rules if s.status != "unsupported"]

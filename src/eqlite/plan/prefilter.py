@@ -10,10 +10,19 @@ Only *necessary* conditions are derived, so skipping is always safe:
 * ``and`` needs the literals of any one of its operands (the most selective is kept);
 * ``or`` needs one literal of each operand (an operand without literals frees the whole);
 * ``not``, ranges, scripts, ``exists`` and regular expressions give no literal;
-* a literal is a run of characters that JSON never escapes (ASCII letters, digits and
-  punctuation other than ``"``, ``\\`` and ``/``), lower-cased, at least 3 long. A value
-  such as ``C:\\Windows\\cmd.exe`` appears in the JSON text escaped, so only its runs
-  (``windows``, ``cmd.exe``) are used.
+* a literal is a run of characters that JSON encoders write as they are (ASCII letters,
+  digits and punctuation other than ``/``, and ``<>&'+` ``, which HTML-safe encoders such
+  as Go's and .NET's escape), with ``\\`` and ``"``
+  in their mandatory escaped forms ``\\\\`` and ``\\"``, lower-cased, at least 3 long.
+  ``C:\\Windows\\cmd.exe`` gives ``c:\\\\windows\\\\cmd.exe``: the JSON text of the line
+  holds exactly that (in some case). JSON allows ``\\u`` escapes of any character, but no
+  encoder writes them for printable ASCII;
+* where a value must *start* (or end) with a run, as in ``==``, ``:`` and ``in``, in
+  ``startsWith`` and in wildcard patterns that do not start (end) with ``*``, the run with
+  the string's opening (closing) quote is a literal too: ``"mmc.exe"`` is far rarer than
+  ``mmc.exe``, which also occurs in command lines and paths. Not where the field could hold
+  a JSON number or boolean that reads as the value (``"123"``, ``"true"``), since those
+  are written without quotes.
 
 The matching text is compared lower-cased (ASCII only), which keeps case-insensitive
 operators exact and only costs case-sensitive ones some selectivity.
@@ -29,7 +38,7 @@ from eqlite.plan import ir
 from eqlite.syntax import ast
 
 MIN_LITERAL = 3
-_SAFE_RUN = re.compile(r"[A-Za-z0-9!#$%&'()*+,\-.:;<=>?@\[\]^_`{|}~ ]+")
+_SAFE_RUN = re.compile(r"[A-Za-z0-9!#$%()*,\-.:;=?@\[\]^_{|}~ \\\"]+")
 
 Frequency = Callable[[str], float]
 Textual = Callable[[str], bool]
@@ -57,30 +66,83 @@ class Requirement:
         return sum(frequency(literal) for literal in self.literals)
 
 
+def _encoded(run: str) -> str:
+    """A run as every JSON encoder writes it: ``\\`` and ``"`` escaped with a backslash."""
+    return run.replace("\\", "\\\\").replace('"', '\\"').lower()
+
+
 def literal_runs(text: str) -> list[str]:
-    """The runs of ``text`` that appear verbatim (lower-cased) in any JSON encoding of it.
+    """The runs of ``text`` that appear verbatim (lower-cased) in any usual JSON encoding of it.
 
-    >>> literal_runs("C:\\\\Windows\\\\System32\\\\cmd.exe")
-    ['c:', 'windows', 'system32', 'cmd.exe']
-    >>> literal_runs("élan")
-    ['lan']
+    >>> literal_runs("C:\\\\Windows\\\\System32\\\\cmd.exe") == ["c:\\\\\\\\windows\\\\\\\\system32\\\\\\\\cmd.exe"]
+    True
+    >>> literal_runs("élan/x")
+    ['lan', 'x']
     """
-    return [run.lower() for run in _SAFE_RUN.findall(text)]
+    return [_encoded(run) for run in _SAFE_RUN.findall(text)]
 
 
-def _best_run(text: str, frequency: Frequency) -> str | None:
-    runs = [run for run in literal_runs(text) if len(run.strip()) >= MIN_LITERAL]
+_JSON_WORDS = ("true", "false")  # with numbers, what a keyword field may hold unquoted
+
+
+def _may_start_unquoted(run: str) -> bool:
+    return run[0] in "-0123456789" or any(word.startswith(run) for word in _JSON_WORDS)
+
+
+def _may_end_unquoted(run: str) -> bool:
+    return run[-1] in "0123456789" or any(word.endswith(run) for word in _JSON_WORDS)
+
+
+def value_runs(text: str, starts: bool = True, ends: bool = True) -> list[str]:
+    """The literals a JSON string value must contain when it is ``text`` (or starts / ends with it).
+
+    >>> value_runs("MMC.exe")
+    ['mmc.exe', '"mmc.exe', 'mmc.exe"', '"mmc.exe"']
+    >>> value_runs("C:\\\\Windows\\\\cmd.exe/x", ends=False)[2:]
+    ['"c:\\\\\\\\windows\\\\\\\\cmd.exe']
+    >>> value_runs("1234"), value_runs("rue"), value_runs("*.exe"[2:], starts=False)
+    (['1234'], ['rue', '"rue'], ['exe', 'exe"'])
+    """
+    matches = list(_SAFE_RUN.finditer(text))
+    if not matches:
+        return []
+    found = [_encoded(match.group()) for match in matches]
+    first, last = found[0], found[-1]
+    quoted_start = starts and matches[0].start() == 0 and not _may_start_unquoted(first)
+    quoted_end = ends and matches[-1].end() == len(text) and not _may_end_unquoted(last)
+    if quoted_start:
+        found.append('"' + first)
+    if quoted_end:
+        found.append(last + '"')
+    if quoted_start and quoted_end and len(matches) == 1:
+        found.append('"' + first + '"')  # the whole value is one run
+    return found
+
+
+def _pattern_runs(pattern: ir.WildcardPattern) -> list[str]:
+    parts = pattern.parts
+    runs: list[str] = []
+    last = len(parts) - 1
+    for number, part in enumerate(parts):
+        if part in (ir.WildcardPattern.ANY, ir.WildcardPattern.ONE):
+            continue
+        runs.extend(value_runs(part, starts=number == 0, ends=number == last))
+    return runs
+
+
+def _best_run(text: str, frequency: Frequency, starts: bool = True, ends: bool = True) -> str | None:
+    runs = [run for run in value_runs(text, starts, ends) if len(run.strip()) >= MIN_LITERAL]
     if not runs:
         return None
     return min(runs, key=lambda run: (frequency(run), -len(run)))
 
 
-def _values(values: Iterable[ast.Expr], frequency: Frequency) -> Requirement | None:
+def _values(values: Iterable[ast.Expr], frequency: Frequency, ends: bool = True) -> Requirement | None:
     literals = set()
     for value in values:
         if not (isinstance(value, ast.Literal) and isinstance(value.value, str)):
             return None
-        best = _best_run(value.value, frequency)
+        best = _best_run(value.value, frequency, ends=ends)
         if best is None:
             return None
         literals.add(best)
@@ -88,8 +150,7 @@ def _values(values: Iterable[ast.Expr], frequency: Frequency) -> Requirement | N
 
 
 def _pattern(pattern: ir.WildcardPattern, frequency: Frequency) -> str | None:
-    candidates = [run for part in pattern.parts if part not in (ir.WildcardPattern.ANY, ir.WildcardPattern.ONE)
-                  for run in literal_runs(part) if len(run.strip()) >= MIN_LITERAL]
+    candidates = [run for run in _pattern_runs(pattern) if len(run.strip()) >= MIN_LITERAL]
     if not candidates:
         return None
     return min(candidates, key=lambda run: (frequency(run), -len(run)))
@@ -106,7 +167,7 @@ def requirement(pred: ir.Pred, frequency: Frequency | None = None, textual: Text
     >>> from eqlite.syntax.parser import parse
     >>> cond = parse('any where process.name : ("MMC.exe", "cmd.exe") and source.port > 1').body.condition
     >>> sorted(requirement(translate(cond)).literals)
-    ['cmd.exe', 'mmc.exe']
+    ['"cmd.exe"', '"mmc.exe"']
     """
     estimate: Frequency = frequency or (lambda literal: 1.0 / len(literal))
     if isinstance(pred, ir.MatchNone):
@@ -116,7 +177,7 @@ def requirement(pred: ir.Pred, frequency: Frequency | None = None, textual: Text
     if isinstance(pred, ir.Term):
         return _values(pred.values, estimate)
     if isinstance(pred, ir.Prefix):
-        return _values((pred.prefix,), estimate)
+        return _values((pred.prefix,), estimate, ends=False)
     if isinstance(pred, ir.Wildcard):
         literals = set()
         for pattern in pred.patterns:
@@ -161,12 +222,11 @@ def candidate_literals(pred: ir.Pred) -> set[str]:
             values = node.values if isinstance(node, ir.Term) else (node.prefix,)
             for value in values:
                 if isinstance(value, ast.Literal) and isinstance(value.value, str):
-                    found.update(run for run in literal_runs(value.value) if len(run.strip()) >= MIN_LITERAL)
+                    found.update(run for run in value_runs(value.value, ends=isinstance(node, ir.Term))
+                                 if len(run.strip()) >= MIN_LITERAL)
         elif isinstance(node, ir.Wildcard):
             for pattern in node.patterns:
-                for part in pattern.parts:
-                    if part not in (ir.WildcardPattern.ANY, ir.WildcardPattern.ONE):
-                        found.update(run for run in literal_runs(part) if len(run.strip()) >= MIN_LITERAL)
+                found.update(run for run in _pattern_runs(pattern) if len(run.strip()) >= MIN_LITERAL)
     return found
 
 

@@ -16,6 +16,7 @@ to the reference engine's, which the differential tests check.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -206,6 +207,7 @@ class FastExecution:
         for _, trigger, _ in planned:
             for text in trigger.literals:
                 literal_id(text)
+        trigger_count = len(chosen)
         for ref, trigger, rest in planned:
             checks = tuple(sum(1 << literal_id(text) for text in clause.literals) for clause in rest)
             position = len(self._refs)
@@ -214,6 +216,7 @@ class FastExecution:
                 self._triggers[chosen[text]].append(position)
         self._literals = sorted(chosen, key=chosen.__getitem__)
         self._scanner = LiteralScanner(self._literals)
+        self._trigger_scanner = LiteralScanner(self._literals[:trigger_count])
         self.stats.scanner = self._scanner.engine
         self._category_readers: dict[str, Callable[[Any], tuple[Any, ...]]] = {
             category_field: CachingReaders(self.schema)(category_field)
@@ -272,6 +275,31 @@ class FastExecution:
                 else:
                     stages.setdefault(rule_number, set()).add(stage_number)
         return stages
+
+    @property
+    def scans_blocks(self) -> bool:
+        """Whether a line can be skipped unread when no trigger literal occurs in it (no free stage)."""
+        return not self._free
+
+    def trigger_ends(self, block: bytes) -> list[int]:
+        """End offsets of the trigger literals in a block of lines (see :meth:`LiteralScanner.ends`)."""
+        return self._trigger_scanner.ends(block)
+
+    def skip_lines(self, count: int) -> None:
+        """Account for ``count`` lines that hold no trigger literal, which no rule can match."""
+        self.stats.lines += count
+        self.stats.skipped += count
+        self._position += count
+
+    def check_line(self, raw: bytes, path: str, line: int) -> None:
+        """Report a skipped line that is not a JSON object (it is counted as skipped all the same)."""
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            self.problems.problem(path, line, f"not valid JSON: {error}")
+            return
+        if not isinstance(document, dict):
+            self.problems.problem(path, line, f"expected a JSON object, found {type(document).__name__}")
 
     def feed_line(self, raw: bytes, path: str, line: int, index: str | None = None,
                   offset: int | None = None) -> None:
@@ -410,20 +438,26 @@ def source_of(raw: bytes) -> dict[str, Any]:
 
 
 def read_sample(paths: Iterable[str], lines: int = SAMPLE_LINES) -> list[bytes]:
-    """The first lines of the NDJSON inputs, to estimate literal frequencies."""
-    from eqlite.sources.ndjson import open_binary
+    """Lines from the start of the NDJSON inputs (directories walked), to estimate literal frequencies.
 
+    Several files share the sample, so that one file's kind of events does not decide alone.
+    """
+    from eqlite.sources.ndjson import open_binary
+    from eqlite.sources.reader import detect, expand_paths
+
+    files = [path for path, _ in expand_paths(paths, SourceStats()) if path != "-" and detect(path) == "ndjson"]
     sample: list[bytes] = []
-    for path in paths:
-        if path == "-" or len(sample) >= lines:
-            continue
+    for number, path in enumerate(files):
+        share = (lines - len(sample)) // (len(files) - number)
         try:
             with open_binary(path) as handle:
                 for raw in handle:
-                    sample.append(raw)
-                    if len(sample) >= lines:
+                    if len(sample) >= lines or share <= 0:
                         break
-        except OSError:
+                    if raw.strip():
+                        sample.append(raw)
+                        share -= 1
+        except (OSError, EOFError):
             continue
     return sample
 
@@ -433,18 +467,115 @@ def _is_gzip(path: str) -> bool:
         return handle.read(2) == b"\x1f\x8b"
 
 
+BLOCK_BYTES = 1 << 20
+_WHITESPACE_AFTER_NEWLINE = re.compile(rb"\n\s")
+
+
+def _events_in(block: bytes, lines: int) -> int:
+    """Lines of ``block`` (``lines`` of them; the last may lack its newline) that are not blank."""
+    if block[:1].isspace() or _WHITESPACE_AFTER_NEWLINE.search(block) is not None:
+        parts = block.split(b"\n")
+        if parts[-1] == b"":
+            parts.pop()
+        lines -= sum(1 for part in parts if not part.strip())
+    return lines
+
+
+Progress = Callable[[int], object]
+
+
+def _all_objects(block: bytes, events: int) -> bool:
+    """Whether every line of the block looks like a JSON object: starts with ``{``, ends with ``}``.
+
+    Skipped lines are not parsed; this check, a few byte counts per block, still finds the
+    usual damage (truncated or merged-into-one lines, stray text) without parsing.
+    """
+    opening = block.count(b"\n{") + (1 if block.startswith(b"{") else 0)
+    closing = block.count(b"}\n") + block.count(b"}\r\n") + (1 if block.endswith(b"}") else 0)
+    return opening == events == closing
+
+
+def _report_misshapen(execution: FastExecution, block: bytes, lines_before: int, fed: frozenset[int],
+                      path: str) -> None:
+    for number, raw in enumerate(block.split(b"\n"), start=lines_before + 1):
+        text = raw.strip()
+        if text and not (text.startswith(b"{") and text.endswith(b"}")) and number not in fed:
+            execution.check_line(raw, path, number)
+
+
+def _feed_blocks(execution: FastExecution, handle: Any, path: str, index: str | None, seekable: bool,
+                 progress: Progress | None) -> None:
+    """Feed a file a block at a time: one scan finds the lines with a trigger literal; only those are fed.
+
+    Line numbers and offsets are exactly those of reading line by line, so ids and results do not change.
+    """
+    carry = b""
+    base = 0  # file offset of the block's first byte
+    lines_before = 0  # lines of the file before the block
+    while True:
+        chunk = handle.read(BLOCK_BYTES)
+        if chunk:
+            data = carry + chunk if carry else chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data
+                continue
+            block, carry = (data[:cut], data[cut:]) if cut < len(data) else (data, b"")
+        else:
+            block, carry = carry, b""  # the last line, without a newline
+            if not block:
+                break
+        done = 0  # bytes of the block accounted for: always a line start
+        number = lines_before
+        fed: list[int] = []
+        for end in sorted(execution.trigger_ends(block)):
+            if end <= done:
+                continue  # in a line already fed
+            start = block.rfind(b"\n", 0, end) + 1
+            stop = block.find(b"\n", end - 1) + 1 or len(block)
+            number += block.count(b"\n", done, start) + 1
+            raw = block[start:stop]
+            if raw.strip():
+                execution.feed_line(raw, path, number, index, base + start if seekable else None)
+                fed.append(number)
+            done = stop
+        lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        events = _events_in(block, lines)
+        if not _all_objects(block, events):
+            _report_misshapen(execution, block, lines_before, frozenset(fed), path)
+        execution.skip_lines(events - len(fed))
+        lines_before += lines
+        base += len(block)
+        if progress is not None:
+            progress(lines)
+        if not chunk:
+            break
+
+
+PROGRESS_EVERY = 4096
+
+
 def run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats, *, index: str | None = None,
-              profile: str = "winlogbeat", host_id: str | None = None) -> None:
-    """Feed every input to a fast execution: NDJSON line by line (prefiltered), other formats parsed."""
+              profile: str = "winlogbeat", host_id: str | None = None, progress: Progress | None = None) -> None:
+    """Feed every input to a fast execution: NDJSON prefiltered (a block or a line at a time), other formats parsed.
+
+    ``progress``, when given, is called now and then with the number of records read since its last call.
+    """
     from eqlite.sources.ndjson import open_binary
     from eqlite.sources.reader import detect, expand_paths, read_events
 
+    execution.problems = stats  # lines that are not JSON objects are reported where they are read
     for path, named in expand_paths(paths, stats):
         kind = detect(path)
         if kind in ("evtx", "winevent-json", "zip") or (kind == "unknown" and not named) or kind == "empty":
-            for record in read_events([path], stats, index=index, profile=profile, host_id=host_id,
-                                      index_from_file_name=False):
+            count = 0
+            for count, record in enumerate(read_events([path], stats, index=index, profile=profile,
+                                                       host_id=host_id, index_from_file_name=False), start=1):
                 execution.feed(record)
+                if progress is not None and count % PROGRESS_EVERY == 0:
+                    progress(PROGRESS_EVERY)
+            if progress is not None:
+                progress(count % PROGRESS_EVERY)
             continue
         file_stats = stats.file(path)
         file_stats.format = "ndjson"
@@ -453,20 +584,25 @@ def run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats
         except OSError as error:
             stats.problem(path, None, f"cannot read: {error.strerror or error}")
             continue
-        before = execution.stats.lines
+        before, errors_before = execution.stats.lines, file_stats.errors
         seekable = path != "-" and not _is_gzip(path)
-        offset = 0
         try:
-            for number, raw in enumerate(handle, start=1):
-                if raw.strip():
-                    execution.feed_line(raw, path, number, index, offset if seekable else None)
-                offset += len(raw)
+            if execution.scans_blocks:
+                _feed_blocks(execution, handle, path, index, seekable, progress)
+            else:
+                offset = number = 0
+                for number, raw in enumerate(handle, start=1):
+                    if raw.strip():
+                        execution.feed_line(raw, path, number, index, offset if seekable else None)
+                    offset += len(raw)
+                    if progress is not None and number % PROGRESS_EVERY == 0:
+                        progress(PROGRESS_EVERY)
+                if progress is not None:
+                    progress(number % PROGRESS_EVERY)
         except (OSError, EOFError) as error:
             stats.problem(path, None, f"read failed: {error}")
         finally:
             if path != "-":
                 handle.close()
         file_stats.records += execution.stats.lines - before
-        file_stats.events += execution.stats.lines - before
-    for problem in execution.problems.problems:
-        stats.problem(problem.path, problem.position, problem.message, problem.severity)
+        file_stats.events += execution.stats.lines - before - (file_stats.errors - errors_before)
