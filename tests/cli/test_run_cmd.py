@@ -161,3 +161,18 @@ def test_malformed_lines_are_counted_and_the_run_goes_on(capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert code == 0
     assert f"{events}:1: error: not valid JSON" in err
+
+
+def test_table_shows_the_first_alerts_and_says_how_many_more(
+        demo: tuple[Path, list[tuple[str, str]], list[object]], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from eqlite.cli import run_cmd
+
+    monkeypatch.setattr(run_cmd, "TABLE_ROWS", 2)
+    out = tmp_path / "all.ndjson"
+    assert main(["run", "--no-store", "--alerts", str(out), "--format", "table", "--now", NOW, str(demo[0])]) == 0
+    captured = capsys.readouterr()
+    shells = [line for line in out.read_text().splitlines() if '"kibana.alert.group.index"' not in line]
+    assert len(shells) >= 5
+    assert f"{len(shells) - 2} more alerts not shown" in captured.err
+    assert captured.out.count("└ ") == 2  # each shown shell keeps its building blocks

@@ -42,9 +42,13 @@ def _reference(rules: list[Rule], schema: Schema | None, path: Path) -> list[Rul
     return execution.finish()
 
 
+_LAST_BUDGET_SPILLS: list[int] = []
+
+
 def _fast(rules: list[Rule], schema: Schema | None, path: Path) -> list[RuleRun]:
     execution = FastExecution(rules, schema, read_sample([str(path)]))
     run_paths(execution, [str(path)], SourceStats())
+    _LAST_BUDGET_SPILLS.append(execution.budget.spills)
     return execution.finish()
 
 
@@ -138,8 +142,10 @@ def test_unsorted_input_and_spilled_candidates_agree(small_demo_file: Path, tmp_
     shuffled.write_bytes(b"".join(lines))
     rules = _corpus_rules(120)
     reference = _reference(rules, Schema.ecs(), small_demo_file)
-    monkeypatch.setattr(fast_module, "CandidateStore", lambda: fast_module.CandidateStore(limit=97))
+    budget = fast_module.Budget
+    monkeypatch.setattr(fast_module, "Budget", lambda: budget(limit=97))
     fast = _fast(rules, Schema.ecs(), shuffled)
+    assert _LAST_BUDGET_SPILLS[-1] > 10
     for ours, theirs in zip(fast, reference, strict=True):
         if ours.result is None:
             continue
@@ -236,3 +242,52 @@ def test_damaged_lines_are_reported_even_when_skipped(demo_file: Path, tmp_path:
         [(p.position, p.message.split(":")[0]) for p in reference_stats.problems]
     assert [p.position for p in stats.problems] == [11, 21, 31, 41]
     assert stats.events == reference_stats.events == 396
+
+
+def test_directory_walk_skips_what_the_reference_reader_skips(demo_file: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "logs"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "nested" / "events.ndjson").write_bytes(b"".join(demo_file.read_bytes().splitlines(True)[:300]))
+    (folder / "README.md").write_text("# Recordings\n- one\n")
+    (folder / "empty.ndjson").write_bytes(b"")
+    execution = FastExecution(list(load_builtin_rules()), Schema.ecs(), read_sample([str(folder)]))
+    stats = SourceStats()
+    run_paths(execution, [str(folder)], stats)
+    reference = SourceStats()
+    events = list(read_events([str(folder)], reference, index_from_file_name=False))
+    assert [str(problem) for problem in stats.problems] == [str(problem) for problem in reference.problems]
+    assert len(stats.problems) == 2 and stats.events == len(events) == 300
+
+
+# Small background recordings on which Windows rules fire (event rules and sequences).
+FIRING_RECORDINGS = [
+    "evtx-attack-samples/Credential Access/remote_sam_registry_access_via_backup_operator_priv.evtx",
+    "evtx-attack-samples/Execution/sysmon_mshta_sharpshooter_stageless_meterpreter.evtx",
+    "evtx-attack-samples/Persistence/sysmon_1_persist_bitsjob_SetNotifyCmdLine.evtx",
+    "evtx-attack-samples/Execution/exec_persist_rundll32_mshta_scheduledtask_sysmon_1_3_11.evtx",
+    "evtx-attack-samples/Privilege Escalation/samaccount_spoofing_CVE-2021-42287_CVE-2021-42278_DC_securitylogs.evtx",
+    "evtx-attack-samples/Execution/temp_scheduled_task_4698_4699.evtx",
+    "evtx-attack-samples/Credential Access/tutto_malseclogon.evtx",
+    "evtx-attack-samples/Privilege Escalation/privesc_sysmon_cve_20201030_spooler.evtx",
+]
+
+
+def test_windows_records_meet_the_same_rules() -> None:
+    """Parsed records (EVTX) go through the literal prefilter as JSON, with the reference engine's results."""
+    background = shared_path("datasets", "background")
+    files = sorted(str(path) for path in shared_path("datasets", "attack").rglob("*.evtx"))
+    files += [str(background / name) for name in FIRING_RECORDINGS]
+    rules = [rule for rule in _corpus_rules() if "windows" in " ".join(rule.index or ()).lower()
+             or "logs-endpoint" in " ".join(rule.index or ())]
+    reference = Execution.of(rules, Schema.ecs())
+    for record in read_events(files, SourceStats(), index_from_file_name=False):
+        reference.feed(record)
+    expected = reference.finish()
+    execution = FastExecution(rules, Schema.ecs(), read_sample(files))
+    run_paths(execution, files, SourceStats())
+    every_stage = sum(len(run.compiled._stages) for run in execution.runs if run.compiled is not None)
+    assert execution.stats.evaluated_stages < execution.stats.lines * every_stage / 20
+    fast = execution.finish()
+    for ours, theirs in zip(fast, expected, strict=True):
+        assert _signature(ours) == _signature(theirs), ours.rule.name
+    assert sum(1 for run in expected if run.result and run.result.hits) >= 7

@@ -68,10 +68,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary(stats: SourceStats, stream: IO[str]) -> None:
-    """Per-file counts: format, records, events, errors, warnings and unmapped event kinds."""
+    """Per-file counts: format, records, events, errors, warnings and unmapped event kinds, and the totals.
+
+    Paths are shown relative to the folder that holds them all.
+    """
+    paths = list(stats.files)
+    files = [path for path in paths if "!" not in path and path != "-"]
+    base = os.path.dirname(os.path.commonpath(files)) if len(files) > 1 else ""
+    if base in ("", "/"):
+        base = ""
     rows = []
     for path, file_stats in stats.files.items():
         unmapped = sum(file_stats.unmapped.values())
-        rows.append([path, file_stats.format, str(file_stats.records), str(file_stats.events),
+        shown = os.path.relpath(path, base) if base and path.startswith(base + os.sep) else path
+        rows.append([shown, file_stats.format, str(file_stats.records), str(file_stats.events),
                      str(file_stats.errors), str(file_stats.warnings), str(unmapped)])
+    if len(rows) > 1:
+        every = stats.files.values()
+        rows.append([f"total ({len(rows)} files)", "", str(sum(f.records for f in every)),
+                     str(sum(f.events for f in every)), str(sum(f.errors for f in every)),
+                     str(sum(f.warnings for f in every)), str(sum(sum(f.unmapped.values()) for f in every))])
+    if base:
+        stream.write(f"files under {base}{os.sep}\n")
     table(["file", "format", "records", "events", "errors", "warnings", "unmapped"], rows, stream)

@@ -63,19 +63,42 @@ def _cell(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _clip_middle(cell: str, width: int) -> str:
+    """``cell`` in at most ``width`` characters, its middle replaced by an ellipsis.
+
+    >>> _clip_middle("/logs/very/long/path/events.ndjson", 20)
+    '/logs/ver…nts.ndjson'
+    """
+    if len(cell) <= width:
+        return cell
+    head = (width - 1) // 2
+    return cell[:head] + "…" + cell[len(cell) - (width - 1 - head):]
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], stream: IO[str] | None = None) -> None:
-    """Print an aligned table, clipped to the terminal's width."""
+    """Print an aligned table that fits the terminal: the widest columns give way, their cells clipped in the middle."""
     out = stream if stream is not None else sys.stdout
     widths = [len(header) for header in headers]
     for row in rows:
         widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
     limit = shutil.get_terminal_size((160, 24)).columns
-    line = "  ".join(header.ljust(width) for header, width in zip(headers, widths, strict=True))
-    out.write(line[:limit].rstrip() + "\n")
+    excess = sum(widths) + 2 * (len(widths) - 1) - limit
+    while excess > 0:
+        widest = max(range(len(widths)), key=widths.__getitem__)
+        shrink = min(excess, widths[widest] - max(12, len(headers[widest])))
+        if shrink <= 0:
+            break
+        widths[widest] -= shrink
+        excess -= shrink
+
+    def line(cells: Sequence[str]) -> str:
+        text = "  ".join(_clip_middle(cell, width).ljust(width) for cell, width in zip(cells, widths, strict=True))
+        return text[:limit].rstrip() + "\n"
+
+    out.write(line(headers))
     out.write("  ".join("-" * width for width in widths)[:limit] + "\n")
     for row in rows:
-        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))[:limit].rstrip()
-                  + "\n")
+        out.write(line(row))
 
 
 def _event_cells(event: Event | None, fields: Sequence[str]) -> list[str]:

@@ -17,7 +17,7 @@ import datetime as dt
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from eqlite.alerts import (
     AlertBuilder,
     AlertOutputError,
     AlertStore,
+    NdjsonSink,
     WriteResult,
     check_store_writable,
     check_target,
@@ -139,26 +140,32 @@ class Outcome:
     rules: list[RuleSummary] = field(default_factory=list)
 
 
-def build_outcome(runs: Sequence[RuleRun], now: dt.datetime) -> Outcome:
+def summarize(rule_run: RuleRun, now: dt.datetime) -> tuple[RuleSummary, list[Alert]]:
+    """A rule's line in the summary, and the alerts for its matches in Elasticsearch's hit order."""
+    summary = RuleSummary(rule_run.rule, rule_run.status, rule_run.error or "", rule_run.events_seen)
+    if rule_run.result is None:
+        return summary, []
+    builder = AlertBuilder(rule_run.rule, now=now)
+    summary.matches = len(rule_run.result.hits)
+    alerts = builder.build_all(rule_run.result.hits)
+    summary.alerts = len(alerts)
+    stats = rule_run.result.stats
+    notes = []
+    if stats.script_errors:
+        notes.append(f"{stats.script_errors} script errors ({stats.last_script_error})")
+    if stats.matcher is not None and stats.matcher.cap_hit:
+        notes.append(f"sequence state cap hit: {stats.matcher.dropped_by_cap} partials dropped")
+    summary.detail = "; ".join(notes)
+    return summary, alerts
+
+
+def build_outcome(runs: Iterable[RuleRun], now: dt.datetime) -> Outcome:
     """Alerts for every match of every rule, in rule order then Elasticsearch's hit order."""
     outcome = Outcome()
     for rule_run in runs:
-        summary = RuleSummary(rule_run.rule, rule_run.status, rule_run.error or "", rule_run.events_seen)
+        summary, alerts = summarize(rule_run, now)
         outcome.rules.append(summary)
-        if rule_run.result is None:
-            continue
-        builder = AlertBuilder(rule_run.rule, now=now)
-        summary.matches = len(rule_run.result.hits)
-        alerts = builder.build_all(rule_run.result.hits)
-        summary.alerts = len(alerts)
         outcome.alerts.extend(alerts)
-        stats = rule_run.result.stats
-        notes = []
-        if stats.script_errors:
-            notes.append(f"{stats.script_errors} script errors ({stats.last_script_error})")
-        if stats.matcher is not None and stats.matcher.cap_hit:
-            notes.append(f"sequence state cap hit: {stats.matcher.dropped_by_cap} partials dropped")
-        summary.detail = "; ".join(notes)
     return outcome
 
 
@@ -206,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"eqlite: {error}", file=sys.stderr)
     stats = SourceStats()
     started = time.perf_counter()
+    runs: Iterable[RuleRun]
     progress = tqdm(total=None, unit=" events", disable=True if args.quiet else None, file=sys.stderr,
                     mininterval=0.5, smoothing=0.1, desc="eqlite run")
     try:
@@ -216,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
                       progress=progress.update)
             for source_problem in stats.problems:
                 print(f"eqlite: {source_problem}", file=sys.stderr)
-            runs, events, without_index = fast.finish(), stats.events, fast.events_without_index
+            runs, events, without_index = fast.finish_each(), stats.events, fast.events_without_index
         else:
             execution = Execution.of(rules, Schema.ecs())
             _report_rule_errors(execution.runs)
@@ -226,9 +234,15 @@ def run(args: argparse.Namespace) -> int:
             runs, events, without_index = execution.finish(), execution.events, execution.events_without_index
     finally:
         progress.close()
-    outcome = build_outcome(runs, now)
+    outcome = Outcome()
     try:
-        results = write_alerts(outcome, args)
+        with AlertWriter(args) as writer:
+            for rule_run in runs:
+                summary, alerts = summarize(rule_run, now)
+                outcome.rules.append(summary)
+                writer.write(alerts)
+                rule_run.result = None  # written: one rule's results in memory at a time
+            results = writer.results
     except (AlertOutputError, EqliteError) as error:
         print(f"eqlite run: {error}", file=sys.stderr)
         return 1
@@ -239,32 +253,70 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed or unreadable else 0
 
 
-def write_alerts(outcome: Outcome, args: argparse.Namespace) -> dict[str, WriteResult]:
-    """Write to the store, the NDJSON target and stdout; returns what each target took."""
-    results: dict[str, WriteResult] = {}
-    stdout_format = args.format or ("ndjson" if args.alerts == "-" else "table")
-    if not args.no_store:
-        with AlertStore(args.store) as store:
-            results["store"] = store.write(outcome.alerts)
-    if args.alerts is not None and args.alerts != "-":
-        sink = open_sink(args.alerts)
-        try:
-            results["file"] = sink.write(outcome.alerts)
-        finally:
-            sink.close()
-    if stdout_format == "ndjson" and (args.alerts == "-" or args.format == "ndjson"):
-        out = sys.stdout.buffer
-        for alert in outcome.alerts:
-            out.write(dumps_alert(alert))
-        out.flush()
-    elif stdout_format == "table" and outcome.alerts:
-        by_group: dict[str, list[Alert]] = {}
-        for alert in outcome.alerts:
-            if alert.get("kibana.alert.group.index") is not None:
-                by_group.setdefault(str(alert.get("kibana.alert.group.id")), []).append(alert)
-        write_alert_table([a for a in outcome.alerts if a.get("kibana.alert.group.index") is None],
-                          lambda uuid: by_group.get(uuid, []))
-    return results
+TABLE_ROWS = 1000
+
+
+class AlertWriter:
+    """Writes alerts batch by batch (a rule's at a time) to the store, the NDJSON target and stdout.
+
+    Each batch is one store transaction; the NDJSON file is published whole, when the writer
+    closes without error. The stdout table shows the first :data:`TABLE_ROWS` alerts.
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.results: dict[str, WriteResult] = {}
+        self.stdout_format = args.format or ("ndjson" if args.alerts == "-" else "table")
+        self.store = None if args.no_store else AlertStore(args.store)
+        self.sink = open_sink(args.alerts) if args.alerts is not None and args.alerts != "-" else None
+        self.ndjson_stdout = self.stdout_format == "ndjson" and (args.alerts == "-" or args.format == "ndjson")
+        self.table: list[Alert] = []
+        self.table_blocks: dict[str, list[Alert]] = {}
+        self.not_shown = 0
+
+    def write(self, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        if self.store is not None:
+            self._add("store", self.store.write(alerts))
+        if self.sink is not None:
+            self._add("file", self.sink.write(alerts))
+        if self.ndjson_stdout:
+            out = sys.stdout.buffer
+            for alert in alerts:
+                out.write(dumps_alert(alert))
+            out.flush()
+        elif self.stdout_format == "table":
+            for alert in alerts:
+                if alert.get("kibana.alert.group.index") is not None:
+                    blocks = self.table_blocks.get(str(alert.get("kibana.alert.group.id")))
+                    if blocks is not None:
+                        blocks.append(alert)
+                elif len(self.table) < TABLE_ROWS:
+                    self.table.append(alert)
+                    self.table_blocks[str(alert.get("kibana.alert.uuid"))] = []
+                else:
+                    self.not_shown += 1
+
+    def _add(self, target: str, result: WriteResult) -> None:
+        before = self.results.get(target, WriteResult(0, 0))
+        self.results[target] = WriteResult(before.written + result.written, before.duplicates + result.duplicates)
+
+    def __enter__(self) -> AlertWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        if self.store is not None:
+            self.store.close()
+        if self.sink is not None:
+            if kind is not None and isinstance(self.sink, NdjsonSink):
+                self.sink.abort()  # the target file stays as it was
+            else:
+                self.sink.close()
+        if kind is None and self.table:
+            write_alert_table(self.table, lambda uuid: self.table_blocks.get(uuid, []))
+        if kind is None and self.not_shown:
+            print(f"eqlite run: {self.not_shown} more alerts not shown; see 'eqlite alerts list', or use "
+                  f"--format ndjson or --alerts FILE", file=sys.stderr)
 
 
 def _report_rule_errors(runs: Sequence[RuleRun]) -> None:
@@ -357,7 +409,9 @@ def _write_replay(result: ReplayResult, args: argparse.Namespace) -> dict[str, W
             results["store"] = store.write(result.alerts,
                                            also=lambda db: insert_records(db, result.records, session))
     elsewhere = argparse.Namespace(**{**vars(args), "no_store": True})
-    results.update(write_alerts(Outcome(alerts=result.alerts), elsewhere))
+    with AlertWriter(elsewhere) as writer:
+        writer.write(result.alerts)
+    results.update(writer.results)
     return results
 
 

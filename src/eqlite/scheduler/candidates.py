@@ -1,15 +1,19 @@
 """Compact candidate events for the fast path, sorted with bounded memory.
 
 A candidate is kept as a small tuple (ordinal, stage marks as bits, join keys per stage,
-and where its document can be found again) instead of a parsed document. Past a limit the
-buffer is sorted and written to a temporary file; at the end the runs are merged, so any
-input order gives the same ordered stream while memory stays bounded.
+and where its document can be found again) instead of a parsed document. All the stores of
+one execution share a :class:`Budget`: past its limit, the store holding the most
+candidates is sorted and written, as a run of pickled chunks, to one shared temporary file.
+At the end each store merges its runs, so any input order gives the same ordered stream,
+memory stays bounded however many rules there are, and one file descriptor serves them all.
 """
 
 from __future__ import annotations
 
 import heapq
+import os
 import pickle
+import struct
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
@@ -19,28 +23,88 @@ from eqlite.runtime.events import Event, Ordinal
 # (ordinal, marks as bits, join keys per stage, (index, id, path, line, locator))
 Record = tuple[Ordinal, int, tuple[Any, ...], tuple[Any, ...]]
 
-DEFAULT_LIMIT = 50_000
+DEFAULT_LIMIT = 200_000
+CHUNK = 4096
+_LENGTH = struct.Struct("<Q")
 
 
 def _order(record: Record) -> Ordinal:
     return record[0]
 
 
-class CandidateStore:
-    """Append candidates in any order; read them back in ordinal order.
+class SpillFile:
+    """An append-only temporary file of length-prefixed chunks, read back by offset."""
 
-    >>> store = CandidateStore(limit=2)
-    >>> for n in (3, 1, 2):
-    ...     store.append(((n, 0, (0, 0), n), 1, (), (None, None, "", n, None)))
-    >>> [record[0][0] for record in store.sorted()]
-    [1, 2, 3]
-    >>> store.close()
-    """
+    def __init__(self) -> None:
+        self._handle: IO[bytes] | None = None
+        self._end = 0
+
+    def write(self, data: bytes) -> int:
+        """Append one chunk; returns its offset."""
+        if self._handle is None:
+            self._handle = tempfile.TemporaryFile(prefix="eqlite-candidates-")  # noqa: SIM115 - close()
+        self._handle.seek(self._end)
+        self._handle.write(_LENGTH.pack(len(data)))
+        self._handle.write(data)
+        offset, self._end = self._end, self._end + _LENGTH.size + len(data)
+        return offset
+
+    def read(self, offset: int) -> bytes:
+        assert self._handle is not None
+        self._handle.flush()
+        descriptor = self._handle.fileno()
+        (length,) = _LENGTH.unpack(os.pread(descriptor, _LENGTH.size, offset))
+        return os.pread(descriptor, length, offset + _LENGTH.size)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+            self._end = 0
+
+
+class Budget:
+    """How many candidates all the stores of an execution may hold in memory together."""
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = limit
+        self.held = 0
+        self.spills = 0
+        self.file = SpillFile()
+        self.stores: list[CandidateStore] = []
+
+    def over(self) -> None:
+        """Spill the largest stores until the budget holds a quarter of its limit or less."""
+        for store in sorted(self.stores, key=len_in_memory, reverse=True):
+            if self.held <= self.limit // 4:
+                break
+            store.spill()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def len_in_memory(store: CandidateStore) -> int:
+    return len(store._records)
+
+
+class CandidateStore:
+    """Append candidates in any order; read them back in ordinal order.
+
+    >>> budget = Budget(limit=2)
+    >>> store = CandidateStore(budget)
+    >>> for n in (3, 1, 2):
+    ...     store.append(((n, 0, (0, 0), n), 1, (), (None, None, "", n, None)))
+    >>> [record[0][0] for record in store.sorted()], budget.spills > 0
+    ([1, 2, 3], True)
+    >>> store.close(); budget.close()
+    """
+
+    def __init__(self, budget: Budget | None = None) -> None:
+        self.budget = budget if budget is not None else Budget()
+        self.budget.stores.append(self)
         self._records: list[Record] = []
-        self._runs: list[IO[bytes]] = []
+        self._runs: list[list[int]] = []  # chunk offsets in the budget's spill file, per sorted run
         self.count = 0
 
     def __len__(self) -> int:
@@ -49,28 +113,27 @@ class CandidateStore:
     def append(self, record: Record) -> None:
         self._records.append(record)
         self.count += 1
-        if len(self._records) >= self.limit:
-            self._spill()
+        budget = self.budget
+        budget.held += 1
+        if budget.held > budget.limit:
+            budget.over()
 
-    def _spill(self) -> None:
+    def spill(self) -> None:
+        """Write the records held in memory as one sorted run."""
+        if not self._records:
+            return
         self._records.sort(key=_order)
-        handle = tempfile.TemporaryFile(prefix="eqlite-candidates-")  # noqa: SIM115 - closed by close()
-        pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
-        for start in range(0, len(self._records), 4096):
-            pickler.dump(self._records[start:start + 4096])
-        handle.flush()
-        handle.seek(0)
-        self._runs.append(handle)
+        spill_file = self.budget.file
+        self._runs.append([
+            spill_file.write(pickle.dumps(self._records[start:start + CHUNK], protocol=pickle.HIGHEST_PROTOCOL))
+            for start in range(0, len(self._records), CHUNK)])
+        self.budget.held -= len(self._records)
+        self.budget.spills += 1
         self._records = []
 
-    @staticmethod
-    def _read(handle: IO[bytes]) -> Iterator[Record]:
-        unpickler = pickle.Unpickler(handle)
-        while True:
-            try:
-                chunk = unpickler.load()
-            except EOFError:
-                return
+    def _read(self, run: list[int]) -> Iterator[Record]:
+        for offset in run:
+            chunk: list[Record] = pickle.loads(self.budget.file.read(offset))
             yield from chunk
 
     def sorted(self) -> Iterator[Record]:
@@ -79,12 +142,11 @@ class CandidateStore:
         if not self._runs:
             yield from self._records
             return
-        streams = [self._read(handle) for handle in self._runs]
-        yield from heapq.merge(self._records, *streams, key=_order)
+        yield from heapq.merge(self._records, *(self._read(run) for run in self._runs), key=_order)
 
     def close(self) -> None:
-        for handle in self._runs:
-            handle.close()
+        """Forget the records (the spill file belongs to the budget)."""
+        self.budget.held -= len(self._records)
         self._runs = []
         self._records = []
 

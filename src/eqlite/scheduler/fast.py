@@ -17,8 +17,9 @@ to the reference engine's, which the differential tests check.
 from __future__ import annotations
 
 import re
+from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ from eqlite.runtime.codegen import SourceCompiler
 from eqlite.runtime.events import Event, Timeline
 from eqlite.runtime.literals import LiteralScanner
 from eqlite.runtime.search import CompiledQuery, SchemaBound, SearchResult, SearchStats, apply_limits
-from eqlite.scheduler.candidates import CandidateStore, close_readers, hydrate, to_event
+from eqlite.scheduler.candidates import Budget, CandidateStore, close_readers, hydrate, to_event
 from eqlite.scheduler.executor import RuleRun, data_stream_index, index_matches, prepare
 from eqlite.semantic.schema import Schema
 from eqlite.semantic.types import Family
@@ -77,8 +78,8 @@ class _FastRule:
     category_field: str
     never: set[int] = field(default_factory=set)
     missing_stages: frozenset[int] = frozenset()
-    candidates: CandidateStore = field(default_factory=CandidateStore)
-    missing: dict[int, dict[Any, list[int]]] = field(default_factory=dict)
+    candidates: CandidateStore = field(default_factory=CandidateStore)  # (given the execution's budget)
+    missing: dict[int, dict[Any, array[int]]] = field(default_factory=dict)
     stats: SearchStats = field(default_factory=SearchStats)
 
 
@@ -108,6 +109,7 @@ class FastExecution:
         self.stats = FastStats()
         self.problems = SourceStats()
         self.events_without_index = 0
+        self.budget = Budget()
         self._rules: list[_FastRule] = []
         for rule_run in self.runs:
             if rule_run.status != "ok" or rule_run.compiled is None:
@@ -124,6 +126,7 @@ class FastExecution:
             missing = frozenset(number for number, stage in enumerate(compiled._stages) if stage.missing)
             self._rules.append(_FastRule(len(self._rules), rule_run, compiled, bound, timeline,
                                          options.event_category_field, missing_stages=missing,
+                                         candidates=CandidateStore(self.budget),
                                          missing={number: {} for number in missing}))
         self._visible: dict[str | None, frozenset[int]] = {}
         self._every: dict[int, set[int]] | None = None
@@ -334,15 +337,27 @@ class FastExecution:
         self._evaluate(source, stages, position, index, doc_id, path, line, locator, raw)
 
     def feed(self, record: SourceEvent) -> None:
-        """Offer an event that is already parsed (EVTX, Windows-event JSON): every stage is tried."""
+        """Offer an event that is already parsed (EVTX, Windows-event JSON).
+
+        Its document is written as JSON (orjson, which writes strings as the literal prefilter
+        expects) and scanned like a line, so it meets only the stages it can match.
+        """
         self.stats.lines += 1
         position = self._position
         self._position += 1
+        try:
+            stages = self._triggered(orjson.dumps(record.source))
+        except TypeError:  # not JSON-serializable as it is: try every stage
+            if self._every is None:
+                self._every = {rule.number: set(range(len(rule.compiled._stages))) - rule.never
+                               for rule in self._rules}
+            stages = self._every
+        if not stages and not self._free:
+            self.stats.skipped += 1
+            return
         self.stats.parsed += 1
-        if self._every is None:
-            self._every = {rule.number: set(range(len(rule.compiled._stages))) - rule.never for rule in self._rules}
-        self._evaluate(record.source, self._every, position, record.index, record.id, record.path,
-                       record.position, record.source, None, all_stages=True)
+        self._evaluate(record.source, stages, position, record.index, record.id, record.path,
+                       record.position, record.source, None, all_stages=stages is self._every)
 
     def _evaluate(self, source: dict[str, Any], stages: dict[int, set[int]], position: int, index: str | None,
                   doc_id: str | None, path: str, line: int, locator: Any, raw: bytes | None = None,
@@ -390,9 +405,15 @@ class FastExecution:
                 stage_keys = key_functions[number](view)
                 if number in rule.missing_stages:
                     # A missing-event stage only needs when, and under which key, it matched.
+                    # 8 bytes per event (an array of int64), and nothing for a repeated time.
                     bucket = rule.missing[number]
+                    moment = timed.timestamp_ms
                     for key in stage_keys:
-                        bucket.setdefault(key, []).append(timed.timestamp_ms)
+                        times_of_key = bucket.get(key)
+                        if times_of_key is None:
+                            bucket[key] = array("q", (moment,))
+                        elif times_of_key[-1] != moment:
+                            times_of_key.append(moment)
                     continue
                 bits |= 1 << number
                 keys[number] = stage_keys
@@ -403,27 +424,42 @@ class FastExecution:
 
     def finish(self) -> list[RuleRun]:
         """Run each rule's matcher over its candidates, in order; results land in each :class:`RuleRun`."""
+        for _ in self.finish_each():
+            pass
+        return self.runs
+
+    def finish_each(self) -> Iterator[RuleRun]:
+        """Like :meth:`finish`, one rule at a time: each rule's matched events are read back only when
+        its turn comes, so a caller that writes a rule's alerts and then drops its result
+        (``run.result = None``) holds one rule's results at a time."""
         readers: dict[str, Any] = {}
         try:
-            for rule in self._rules:
-                rule.stats.candidates = len(rule.candidates)
-                rule.stats.documents = self.stats.lines
-                events = (to_event(record) for record in rule.candidates.sorted())
-                hits = apply_limits(rule.compiled._match(events, rule.stats, rule.missing), rule.compiled.plan,
-                                    rule.compiled.options)
-                for hit in hits:
-                    for event in getattr(hit, "events", None) or [getattr(hit, "event", None)]:
-                        if event is not None:
-                            hydrate(event, readers, source_of)
-                rule.stats.script_errors = rule.compiled.script_errors.count
-                rule.stats.last_script_error = rule.compiled.script_errors.last
-                rule.run.result = SearchResult(rule.compiled.kind, hits, rule.stats)
-                rule.run.events_seen = self.stats.lines
-                rule.candidates.close()
-                rule.missing = {}
+            fast_runs = {id(rule.run): rule for rule in self._rules}
+            for rule_run in self.runs:
+                rule = fast_runs.get(id(rule_run))
+                if rule is not None:
+                    self._finish_rule(rule, readers)
+                yield rule_run
         finally:
             close_readers(readers)
-        return self.runs
+            self.budget.close()
+
+    def _finish_rule(self, rule: _FastRule, readers: dict[str, Any]) -> None:
+        rule.stats.candidates = len(rule.candidates)
+        rule.stats.documents = self.stats.lines
+        events = (to_event(record) for record in rule.candidates.sorted())
+        hits = apply_limits(rule.compiled._match(events, rule.stats, rule.missing), rule.compiled.plan,
+                            rule.compiled.options)
+        for hit in hits:
+            for event in getattr(hit, "events", None) or [getattr(hit, "event", None)]:
+                if event is not None:
+                    hydrate(event, readers, source_of)
+        rule.stats.script_errors = rule.compiled.script_errors.count
+        rule.stats.last_script_error = rule.compiled.script_errors.last
+        rule.run.result = SearchResult(rule.compiled.kind, hits, rule.stats)
+        rule.run.events_seen = self.stats.lines
+        rule.candidates.close()
+        rule.missing = {}
 
 
 def _is_envelope(document: dict[str, Any]) -> bool:
@@ -562,12 +598,14 @@ def run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats
     ``progress``, when given, is called now and then with the number of records read since its last call.
     """
     from eqlite.sources.ndjson import open_binary
-    from eqlite.sources.reader import detect, expand_paths, read_events
+    from eqlite.sources.reader import detect, expand_paths, holds_no_events, read_events
 
     execution.problems = stats  # lines that are not JSON objects are reported where they are read
     for path, named in expand_paths(paths, stats):
         kind = detect(path)
-        if kind in ("evtx", "winevent-json", "zip") or (kind == "unknown" and not named) or kind == "empty":
+        if holds_no_events(path, kind, named, stats):
+            continue
+        if kind in ("evtx", "winevent-json", "zip"):
             count = 0
             for count, record in enumerate(read_events([path], stats, index=index, profile=profile,
                                                        host_id=host_id, index_from_file_name=False), start=1):

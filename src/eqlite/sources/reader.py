@@ -44,6 +44,20 @@ def detect(path: str) -> str:
     return str(detect_format(path))
 
 
+def holds_no_events(path: str, kind: str, named: bool, stats: SourceStats) -> bool:
+    """Whether a file is empty, or was found by walking a directory and is not an event file; says so in ``stats``."""
+    if kind == "empty":
+        stats.file(path).format = "empty"
+        stats.problem(path, None, "file is empty", "warning")
+        return True
+    if kind == "unknown" and not named:
+        # Found by walking a directory (a README, a licence, metadata): not events.
+        stats.file(path).format = "skipped"
+        stats.problem(path, None, "not an event file (not NDJSON, EVTX or Windows-event JSON); skipped", "warning")
+        return True
+    return False
+
+
 def read_events(paths: Iterable[str], stats: SourceStats, *, index: str | None = None,
                 profile: str = "winlogbeat", host_id: str | None = None,
                 index_from_file_name: bool = True) -> Iterator[SourceEvent]:
@@ -65,15 +79,7 @@ def read_events(paths: Iterable[str], stats: SourceStats, *, index: str | None =
 
             yield from read_windows_file(path, profile=profile, host_id=host_id, stats=stats)
             continue
-        if kind == "empty":
-            stats.file(path).format = "empty"
-            stats.problem(path, None, "file is empty", "warning")
-            continue
-        if kind == "unknown" and not named:
-            # Found by walking a directory (a README, a licence, metadata): not events.
-            stats.file(path).format = "skipped"
-            stats.problem(path, None, "not an event file (not NDJSON, EVTX or Windows-event JSON); skipped",
-                          "warning")
+        if holds_no_events(path, kind, named, stats):
             continue
         default_index = index or (index_for_path(path) if index_from_file_name else None)
         yield from read_ndjson(path, stats, index=default_index)
