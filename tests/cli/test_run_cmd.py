@@ -75,7 +75,11 @@ def test_same_now_gives_byte_identical_output(demo: tuple[Path, list[tuple[str, 
 
 
 def test_fast_and_reference_engines_write_the_same_alerts(
-        demo: tuple[Path, list[tuple[str, str]], list[object]], tmp_path: Path) -> None:
+        demo: tuple[Path, list[tuple[str, str]], list[object]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from eqlite.cli import run_cmd
+
+    monkeypatch.setattr(run_cmd, "ALERT_BATCH", 2)  # documents read back, and let go, two hits at a time
     outputs = []
     for engine in ("fast", "reference"):
         out = tmp_path / f"{engine}.ndjson"

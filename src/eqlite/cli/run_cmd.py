@@ -17,7 +17,7 @@ import datetime as dt
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ from eqlite.cli.executions_cmd import time_zone, write_log_table
 from eqlite.cli.output import table
 from eqlite.errors import EqliteError
 from eqlite.rules import Rule, load_builtin_rules, load_rules
+from eqlite.runtime.search import Hit, hit_events
 from eqlite.scheduler.datemath import TimeError, display, parse_duration, parse_instant
 from eqlite.scheduler.executor import Execution, RuleRun
 from eqlite.scheduler.fast import FastExecution, read_sample, run_paths
@@ -140,15 +141,35 @@ class Outcome:
     rules: list[RuleSummary] = field(default_factory=list)
 
 
-def summarize(rule_run: RuleRun, now: dt.datetime) -> tuple[RuleSummary, list[Alert]]:
-    """A rule's line in the summary, and the alerts for its matches in Elasticsearch's hit order."""
-    summary = RuleSummary(rule_run.rule, rule_run.status, rule_run.error or "", rule_run.events_seen)
+ALERT_BATCH = 1000
+Hydrate = Callable[[Sequence[Hit]], None]
+
+
+def alert_batches(rule_run: RuleRun, now: dt.datetime, summary: RuleSummary,
+                  hydrate: Hydrate | None = None) -> Iterator[list[Alert]]:
+    """The alerts for a rule's matches, in Elasticsearch's hit order, a batch of hits at a time.
+
+    With ``hydrate``, each batch's events get their documents just before their alerts are
+    built, and lose them after, so that a rule with many matches never holds them all.
+    The summary's counts and notes are filled in as the batches go.
+    """
     if rule_run.result is None:
-        return summary, []
+        return
     builder = AlertBuilder(rule_run.rule, now=now)
-    summary.matches = len(rule_run.result.hits)
-    alerts = builder.build_all(rule_run.result.hits)
-    summary.alerts = len(alerts)
+    hits = rule_run.result.hits
+    summary.matches = len(hits)
+    for start in range(0, len(hits), ALERT_BATCH):
+        batch = hits[start:start + ALERT_BATCH]
+        if hydrate is not None:
+            hydrate(batch)
+        alerts = builder.build_all(batch)
+        summary.alerts += len(alerts)
+        if hydrate is not None:
+            for hit in batch:
+                for event in hit_events(hit):
+                    if event.raw is not None or event.locator is not None:
+                        event.source = {}  # read again should a later hit share the event
+        yield alerts
     stats = rule_run.result.stats
     notes = []
     if stats.script_errors:
@@ -156,6 +177,12 @@ def summarize(rule_run: RuleRun, now: dt.datetime) -> tuple[RuleSummary, list[Al
     if stats.matcher is not None and stats.matcher.cap_hit:
         notes.append(f"sequence state cap hit: {stats.matcher.dropped_by_cap} partials dropped")
     summary.detail = "; ".join(notes)
+
+
+def summarize(rule_run: RuleRun, now: dt.datetime) -> tuple[RuleSummary, list[Alert]]:
+    """A rule's line in the summary, and the alerts for its matches in Elasticsearch's hit order."""
+    summary = RuleSummary(rule_run.rule, rule_run.status, rule_run.error or "", rule_run.events_seen)
+    alerts = [alert for batch in alert_batches(rule_run, now, summary) for alert in batch]
     return summary, alerts
 
 
@@ -214,6 +241,7 @@ def run(args: argparse.Namespace) -> int:
     stats = SourceStats()
     started = time.perf_counter()
     runs: Iterable[RuleRun]
+    hydrate: Hydrate | None
     progress = tqdm(total=None, unit=" events", disable=True if args.quiet else None, file=sys.stderr,
                     mininterval=0.5, smoothing=0.1, desc="eqlite run")
     try:
@@ -224,7 +252,8 @@ def run(args: argparse.Namespace) -> int:
                       progress=progress.update)
             for source_problem in stats.problems:
                 print(f"eqlite: {source_problem}", file=sys.stderr)
-            runs, events, without_index = fast.finish_each(), stats.events, fast.events_without_index
+            runs, events, without_index = fast.finish_each(hydrated=False), stats.events, fast.events_without_index
+            hydrate = fast.hydrate
         else:
             execution = Execution.of(rules, Schema.ecs())
             _report_rule_errors(execution.runs)
@@ -232,15 +261,17 @@ def run(args: argparse.Namespace) -> int:
                 execution.feed(record)
                 progress.update(1)
             runs, events, without_index = execution.finish(), execution.events, execution.events_without_index
+            hydrate = None
     finally:
         progress.close()
     outcome = Outcome()
     try:
         with AlertWriter(args) as writer:
             for rule_run in runs:
-                summary, alerts = summarize(rule_run, now)
+                summary = RuleSummary(rule_run.rule, rule_run.status, rule_run.error or "", rule_run.events_seen)
                 outcome.rules.append(summary)
-                writer.write(alerts)
+                for alerts in alert_batches(rule_run, now, summary, hydrate):
+                    writer.write(alerts)
                 rule_run.result = None  # written: one rule's results in memory at a time
             results = writer.results
     except (AlertOutputError, EqliteError) as error:

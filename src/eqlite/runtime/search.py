@@ -71,6 +71,13 @@ class SampleHit:
 Hit = EventHit | SequenceHit | SampleHit
 
 
+def hit_events(hit: Hit) -> list[Event]:
+    """The events of a hit, in order (a missing-event stage's place left out)."""
+    if isinstance(hit, EventHit):
+        return [hit.event]
+    return [event for event in hit.events if event is not None]
+
+
 @dataclass(slots=True)
 class SearchStats:
     """Counts that explain a result: what was read, skipped, and why."""

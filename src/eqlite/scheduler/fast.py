@@ -21,7 +21,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -32,7 +32,15 @@ from eqlite.runtime.access import CachingReaders, EventView
 from eqlite.runtime.codegen import SourceCompiler
 from eqlite.runtime.events import Event, Timeline
 from eqlite.runtime.literals import LiteralScanner
-from eqlite.runtime.search import CompiledQuery, SchemaBound, SearchResult, SearchStats, apply_limits
+from eqlite.runtime.search import (
+    CompiledQuery,
+    Hit,
+    SchemaBound,
+    SearchResult,
+    SearchStats,
+    apply_limits,
+    hit_events,
+)
 from eqlite.scheduler.candidates import Budget, CandidateStore, close_readers, hydrate, to_event
 from eqlite.scheduler.executor import RuleRun, data_stream_index, index_matches, prepare
 from eqlite.semantic.schema import Schema
@@ -110,6 +118,7 @@ class FastExecution:
         self.problems = SourceStats()
         self.events_without_index = 0
         self.budget = Budget()
+        self._readers: dict[str, IO[bytes]] = {}
         self._rules: list[_FastRule] = []
         for rule_run in self.runs:
             if rule_run.status != "ok" or rule_run.compiled is None:
@@ -428,32 +437,39 @@ class FastExecution:
             pass
         return self.runs
 
-    def finish_each(self) -> Iterator[RuleRun]:
-        """Like :meth:`finish`, one rule at a time: each rule's matched events are read back only when
-        its turn comes, so a caller that writes a rule's alerts and then drops its result
-        (``run.result = None``) holds one rule's results at a time."""
-        readers: dict[str, Any] = {}
+    def finish_each(self, hydrated: bool = True) -> Iterator[RuleRun]:
+        """Like :meth:`finish`, one rule at a time, so that a caller that writes a rule's alerts and
+        then drops its result (``run.result = None``) holds one rule's results at a time.
+
+        With ``hydrated=False`` the matched events come without their documents: the caller
+        reads them back with :meth:`hydrate`, a batch of hits at a time, before taking the next rule.
+        """
+        self._readers = {}
         try:
             fast_runs = {id(rule.run): rule for rule in self._rules}
             for rule_run in self.runs:
                 rule = fast_runs.get(id(rule_run))
                 if rule is not None:
-                    self._finish_rule(rule, readers)
+                    self._finish_rule(rule)
+                    if hydrated and rule_run.result is not None:
+                        self.hydrate(rule_run.result.hits)
                 yield rule_run
         finally:
-            close_readers(readers)
+            close_readers(self._readers)
             self.budget.close()
 
-    def _finish_rule(self, rule: _FastRule, readers: dict[str, Any]) -> None:
+    def hydrate(self, hits: Sequence[Hit]) -> None:
+        """Give the events of ``hits`` their documents back (from their kept line or their file)."""
+        for hit in hits:
+            for event in hit_events(hit):
+                hydrate(event, self._readers, source_of)
+
+    def _finish_rule(self, rule: _FastRule) -> None:
         rule.stats.candidates = len(rule.candidates)
         rule.stats.documents = self.stats.lines
         events = (to_event(record) for record in rule.candidates.sorted())
         hits = apply_limits(rule.compiled._match(events, rule.stats, rule.missing), rule.compiled.plan,
                             rule.compiled.options)
-        for hit in hits:
-            for event in getattr(hit, "events", None) or [getattr(hit, "event", None)]:
-                if event is not None:
-                    hydrate(event, readers, source_of)
         rule.stats.script_errors = rule.compiled.script_errors.count
         rule.stats.last_script_error = rule.compiled.script_errors.last
         rule.run.result = SearchResult(rule.compiled.kind, hits, rule.stats)
