@@ -180,3 +180,18 @@ def test_table_shows_the_first_alerts_and_says_how_many_more(
     assert len(shells) >= 5
     assert f"{len(shells) - 2} more alerts not shown" in captured.err
     assert captured.out.count("└ ") == 2  # each shown shell keeps its building blocks
+
+
+def test_workers_write_the_same_alerts(demo: tuple[Path, list[tuple[str, str]], list[object]], tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from eqlite.scheduler import parallel
+
+    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 1 << 20)
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"{workers}.ndjson"
+        assert main(["run", "--no-store", "--quiet", "--workers", workers, "--alerts", str(out), "--now", NOW,
+                     str(demo[0])]) == 0
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] and outputs[0].count(b"\n") >= 3

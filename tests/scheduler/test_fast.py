@@ -291,3 +291,32 @@ def test_windows_records_meet_the_same_rules() -> None:
     for ours, theirs in zip(fast, expected, strict=True):
         assert _signature(ours) == _signature(theirs), ours.rule.name
     assert sum(1 for run in expected if run.result and run.result.hits) >= 7
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+@pytest.mark.parametrize("rule_set", ["builtin", "corpus"])
+def test_workers_give_the_same_results(small_demo_file: Path, tmp_path: Path, workers: int, rule_set: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Byte ranges read by forked workers and merged: the same hits, ids, counts and problems as one reader."""
+    from eqlite.scheduler import parallel
+
+    lines = small_demo_file.read_bytes().splitlines(keepends=True)
+    lines[100] = lines[100][:40] + b"\n"  # damaged
+    lines[2000] = b"\n"  # blank
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(b"".join(lines))
+    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", len(b"".join(lines)) // 7)
+    rules = list(load_builtin_rules()) if rule_set == "builtin" else _corpus_rules(150)
+    results = []
+    for count in (1, workers):
+        execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
+        stats = SourceStats()
+        run_paths(execution, [str(path)], stats, workers=count)
+        assert bool(execution.spill_folders) == (count > 1)
+        runs = execution.finish()
+        results.append(([_signature(run) for run in runs], [str(p) for p in stats.problems], stats.events,
+                        execution.stats.lines, execution.stats.parsed, execution.events_without_index))
+        assert not execution.spill_folders
+    assert results[0] == results[1]
+    assert results[0][1] and any(results[0][0])

@@ -10,6 +10,7 @@ memory stays bounded however many rules there are, and one file descriptor serve
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import pickle
@@ -33,21 +34,40 @@ def _order(record: Record) -> Ordinal:
 
 
 class SpillFile:
-    """An append-only temporary file of length-prefixed chunks, read back by offset."""
+    """An append-only file of length-prefixed chunks, read back by offset.
 
-    def __init__(self) -> None:
+    Anonymous by default; with ``path`` it is created there (a worker process writes it, the
+    parent reads it with :meth:`open` and deletes it on :meth:`close`).
+    """
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path
         self._handle: IO[bytes] | None = None
         self._end = 0
+
+    @classmethod
+    def open(cls, path: str) -> SpillFile:
+        """A spill file another process wrote, to read."""
+        spill = cls(path)
+        spill._handle = open(path, "rb")  # noqa: SIM115 - closed by close()
+        return spill
 
     def write(self, data: bytes) -> int:
         """Append one chunk; returns its offset."""
         if self._handle is None:
-            self._handle = tempfile.TemporaryFile(prefix="eqlite-candidates-")  # noqa: SIM115 - close()
+            if self.path is None:
+                self._handle = tempfile.TemporaryFile(prefix="eqlite-candidates-")  # noqa: SIM115 - close()
+            else:
+                self._handle = open(self.path, "w+b")  # noqa: SIM115 - closed by close()
         self._handle.seek(self._end)
         self._handle.write(_LENGTH.pack(len(data)))
         self._handle.write(data)
         offset, self._end = self._end, self._end + _LENGTH.size + len(data)
         return offset
+
+    def flush(self) -> None:
+        if self._handle is not None:
+            self._handle.flush()
 
     def read(self, offset: int) -> bytes:
         assert self._handle is not None
@@ -56,21 +76,25 @@ class SpillFile:
         (length,) = _LENGTH.unpack(os.pread(descriptor, _LENGTH.size, offset))
         return os.pread(descriptor, length, offset + _LENGTH.size)
 
-    def close(self) -> None:
+    def close(self, delete: bool = True) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
             self._end = 0
+        if delete and self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
 
 
 class Budget:
     """How many candidates all the stores of an execution may hold in memory together."""
 
-    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(self, limit: int = DEFAULT_LIMIT, path: str | None = None) -> None:
         self.limit = limit
         self.held = 0
         self.spills = 0
-        self.file = SpillFile()
+        self.file = SpillFile(path)
+        self.adopted: list[SpillFile] = []  # spill files of worker processes
         self.stores: list[CandidateStore] = []
 
     def over(self) -> None:
@@ -82,6 +106,9 @@ class Budget:
 
     def close(self) -> None:
         self.file.close()
+        for spill in self.adopted:
+            spill.close()
+        self.adopted = []
 
 
 def len_in_memory(store: CandidateStore) -> int:
@@ -104,7 +131,7 @@ class CandidateStore:
         self.budget = budget if budget is not None else Budget()
         self.budget.stores.append(self)
         self._records: list[Record] = []
-        self._runs: list[list[int]] = []  # chunk offsets in the budget's spill file, per sorted run
+        self._runs: list[tuple[SpillFile, list[int]]] = []  # sorted runs: a spill file and chunk offsets
         self.count = 0
 
     def __len__(self) -> int:
@@ -124,16 +151,29 @@ class CandidateStore:
             return
         self._records.sort(key=_order)
         spill_file = self.budget.file
-        self._runs.append([
+        self._runs.append((spill_file, [
             spill_file.write(pickle.dumps(self._records[start:start + CHUNK], protocol=pickle.HIGHEST_PROTOCOL))
-            for start in range(0, len(self._records), CHUNK)])
+            for start in range(0, len(self._records), CHUNK)]))
         self.budget.held -= len(self._records)
         self.budget.spills += 1
         self._records = []
 
-    def _read(self, run: list[int]) -> Iterator[Record]:
-        for offset in run:
-            chunk: list[Record] = pickle.loads(self.budget.file.read(offset))
+    def export(self) -> tuple[list[list[int]], int]:
+        """Spill what is in memory; the runs (in the budget's spill file) and the count, for :meth:`adopt`."""
+        self.spill()
+        runs = [offsets for spill_file, offsets in self._runs if spill_file is self.budget.file]
+        return runs, self.count
+
+    def adopt(self, spill_file: SpillFile, runs: list[list[int]], count: int) -> None:
+        """Take over sorted runs another store wrote to ``spill_file`` (a worker's)."""
+        self._runs.extend((spill_file, offsets) for offsets in runs)
+        self.count += count
+
+    @staticmethod
+    def _read(run: tuple[SpillFile, list[int]]) -> Iterator[Record]:
+        spill_file, offsets = run
+        for offset in offsets:
+            chunk: list[Record] = pickle.loads(spill_file.read(offset))
             yield from chunk
 
     def sorted(self) -> Iterator[Record]:

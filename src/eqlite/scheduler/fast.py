@@ -16,7 +16,9 @@ to the reference engine's, which the differential tests check.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,11 +43,11 @@ from eqlite.runtime.search import (
     apply_limits,
     hit_events,
 )
-from eqlite.scheduler.candidates import Budget, CandidateStore, close_readers, hydrate, to_event
+from eqlite.scheduler.candidates import Budget, CandidateStore, SpillFile, close_readers, hydrate, to_event
 from eqlite.scheduler.executor import RuleRun, data_stream_index, index_matches, prepare
 from eqlite.semantic.schema import Schema
 from eqlite.semantic.types import Family
-from eqlite.sources.base import SourceEvent, SourceStats
+from eqlite.sources.base import Problem, SourceEvent, SourceStats
 from eqlite.sources.ndjson import stable_id
 
 TRIGGER_MAX = 0.5  # past this share of sampled lines, a stage is tried on every event of its category
@@ -92,6 +94,21 @@ class _FastRule:
 
 
 @dataclass(slots=True)
+class WorkerResult:
+    """What a worker process found in its byte range (see :mod:`eqlite.scheduler.parallel`)."""
+
+    candidates: list[tuple[list[list[int]], int]]  # per rule: sorted runs in the worker's spill file, count
+    missing: list[dict[int, dict[Any, array[int]]]]
+    without_timestamp: list[int]
+    script_errors: list[tuple[int, str]]
+    stats: FastStats
+    events_without_index: int
+    problems: list[Problem]
+    errors: int
+    warnings: int
+
+
+@dataclass(slots=True)
 class FastStats:
     lines: int = 0
     skipped: int = 0
@@ -118,6 +135,7 @@ class FastExecution:
         self.problems = SourceStats()
         self.events_without_index = 0
         self.budget = Budget()
+        self.spill_folders: list[str] = []  # worker spill files (see eqlite.scheduler.parallel)
         self._readers: dict[str, IO[bytes]] = {}
         self._rules: list[_FastRule] = []
         for rule_run in self.runs:
@@ -297,6 +315,15 @@ class FastExecution:
         """End offsets of the trigger literals in a block of lines (see :meth:`LiteralScanner.ends`)."""
         return self._trigger_scanner.ends(block)
 
+    @property
+    def position(self) -> int:
+        """The number the next event gets; events are ordered by it (after time and tiebreaker)."""
+        return self._position
+
+    @position.setter
+    def position(self, value: int) -> None:
+        self._position = value
+
     def skip_lines(self, count: int) -> None:
         """Account for ``count`` lines that hold no trigger literal, which no rule can match."""
         self.stats.lines += count
@@ -429,6 +456,71 @@ class FastExecution:
             if bits:
                 rule.candidates.append((timed.ordinal, bits, tuple(keys), (index, timed.id, path, line, locator)))
 
+    # ------------------------------------------------------------ worker processes
+
+    def start_worker(self, spill_path: str, position: int, budget_limit: int) -> None:
+        """In a forked worker: forget the parent's findings; spill to ``spill_path``; number from ``position``."""
+        self.budget = Budget(budget_limit, spill_path)
+        for rule in self._rules:
+            rule.candidates = CandidateStore(self.budget)
+            rule.missing = {number: {} for number in rule.missing_stages}
+            rule.stats = SearchStats()
+            rule.compiled.script_errors.count = 0  # the object generated predicates hold: reset in place
+            rule.compiled.script_errors.last = ""
+        self.stats = FastStats(scanner=self.stats.scanner, triggered_stages=self.stats.triggered_stages,
+                               free_stages=self.stats.free_stages)
+        self.events_without_index = 0
+        self.problems = SourceStats()
+        self._position = position
+
+    def worker_result(self) -> WorkerResult:
+        """In a worker, after its range: everything it found, its candidates written to its spill file."""
+        exported = [rule.candidates.export() for rule in self._rules]
+        self.budget.file.close(delete=False)
+        files = self.problems.files.values()
+        return WorkerResult(
+            candidates=exported,
+            missing=[rule.missing for rule in self._rules],
+            without_timestamp=[rule.stats.without_timestamp for rule in self._rules],
+            script_errors=[(rule.compiled.script_errors.count, rule.compiled.script_errors.last)
+                           for rule in self._rules],
+            stats=self.stats, events_without_index=self.events_without_index,
+            problems=self.problems.problems, errors=sum(f.errors for f in files),
+            warnings=sum(f.warnings for f in files))
+
+    def merge_worker(self, result: WorkerResult, spill_path: str, path: str) -> None:
+        """In the parent: take the findings of a worker that read part of ``path``, in input order."""
+        spill_file = SpillFile.open(spill_path)
+        self.budget.adopted.append(spill_file)
+        for rule, (runs, count), missing, without_timestamp, (errors, last) in zip(
+                self._rules, result.candidates, result.missing, result.without_timestamp, result.script_errors,
+                strict=True):
+            rule.candidates.adopt(spill_file, runs, count)
+            for stage, by_key in missing.items():
+                bucket = rule.missing[stage]
+                for key, moments in by_key.items():
+                    known = bucket.get(key)
+                    if known is None:
+                        bucket[key] = moments
+                    else:
+                        known.extend(moments)
+            rule.stats.without_timestamp += without_timestamp
+            rule.compiled.script_errors.count += errors
+            if last:
+                rule.compiled.script_errors.last = last
+        for name in ("lines", "skipped", "parsed", "evaluated_stages"):
+            setattr(self.stats, name, getattr(self.stats, name) + getattr(result.stats, name))
+        self.events_without_index += result.events_without_index
+        listed_errors = listed_warnings = 0
+        for problem in result.problems:
+            self.problems.problem(problem.path, problem.position, problem.message, problem.severity)
+            listed_errors += problem.severity == "error"
+            listed_warnings += problem.severity != "error"
+        if result.errors > listed_errors or result.warnings > listed_warnings:  # past the worker's list cap
+            file_stats = self.problems.file(path)
+            file_stats.errors += result.errors - listed_errors
+            file_stats.warnings += result.warnings - listed_warnings
+
     # ------------------------------------------------------------ results
 
     def finish(self) -> list[RuleRun]:
@@ -457,6 +549,9 @@ class FastExecution:
         finally:
             close_readers(self._readers)
             self.budget.close()
+            for folder in self.spill_folders:
+                shutil.rmtree(folder, ignore_errors=True)
+            self.spill_folders.clear()
 
     def hydrate(self, hits: Sequence[Hit]) -> None:
         """Give the events of ``hits`` their documents back (from their kept line or their file)."""
@@ -556,16 +651,19 @@ def _report_misshapen(execution: FastExecution, block: bytes, lines_before: int,
 
 
 def _feed_blocks(execution: FastExecution, handle: Any, path: str, index: str | None, seekable: bool,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, base: int = 0, lines_before: int = 0, limit: int | None = None) -> None:
     """Feed a file a block at a time: one scan finds the lines with a trigger literal; only those are fed.
 
     Line numbers and offsets are exactly those of reading line by line, so ids and results do not change.
+    ``base`` and ``lines_before`` say where the handle stands (byte offset, lines before it);
+    ``limit`` stops after that many bytes (a range that ends at a line end).
     """
     carry = b""
-    base = 0  # file offset of the block's first byte
-    lines_before = 0  # lines of the file before the block
+    left = limit
     while True:
-        chunk = handle.read(BLOCK_BYTES)
+        chunk = handle.read(BLOCK_BYTES if left is None else min(BLOCK_BYTES, left))
+        if left is not None:
+            left -= len(chunk)
         if chunk:
             data = carry + chunk if carry else chunk
             cut = data.rfind(b"\n") + 1
@@ -604,15 +702,56 @@ def _feed_blocks(execution: FastExecution, handle: Any, path: str, index: str | 
             break
 
 
+def _feed_lines(execution: FastExecution, handle: Any, path: str, index: str | None, seekable: bool,
+                progress: Progress | None, base: int = 0, lines_before: int = 0, limit: int | None = None) -> None:
+    """Feed a file line by line (when some stage must see every event of its category)."""
+    offset, number, end = base, lines_before, None if limit is None else base + limit
+    for raw in handle:
+        number += 1
+        if raw.strip():
+            execution.feed_line(raw, path, number, index, offset if seekable else None)
+        offset += len(raw)
+        if progress is not None and number % PROGRESS_EVERY == 0:
+            progress(PROGRESS_EVERY)
+        if end is not None and offset >= end:
+            break
+    if progress is not None:
+        progress(number % PROGRESS_EVERY)
+
+
+def feed_ndjson(execution: FastExecution, handle: Any, path: str, index: str | None, seekable: bool,
+                progress: Progress | None, base: int = 0, lines_before: int = 0, limit: int | None = None) -> None:
+    """Feed NDJSON from ``handle`` (standing at byte ``base``, after ``lines_before`` lines), up to ``limit`` bytes."""
+    feed = _feed_blocks if execution.scans_blocks else _feed_lines
+    feed(execution, handle, path, index, seekable, progress, base, lines_before, limit)
+
+
 PROGRESS_EVERY = 4096
 
 
 def run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats, *, index: str | None = None,
-              profile: str = "winlogbeat", host_id: str | None = None, progress: Progress | None = None) -> None:
+              profile: str = "winlogbeat", host_id: str | None = None, progress: Progress | None = None,
+              workers: int = 1) -> None:
     """Feed every input to a fast execution: NDJSON prefiltered (a block or a line at a time), other formats parsed.
 
     ``progress``, when given, is called now and then with the number of records read since its last call.
+    With ``workers`` > 1, large plain NDJSON files are read by that many forked processes
+    (:mod:`eqlite.scheduler.parallel`); results do not change.
     """
+    from eqlite.scheduler.parallel import Workers
+
+    pool = Workers(execution, workers) if workers > 1 else None
+    try:
+        _run_paths(execution, paths, stats, index, profile, host_id, progress, pool)
+        if pool is not None:
+            pool.close()
+    finally:
+        if pool is not None:
+            pool.__exit__(None, None, None)
+
+
+def _run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats, index: str | None, profile: str,
+               host_id: str | None, progress: Progress | None, pool: Any) -> None:
     from eqlite.sources.ndjson import open_binary
     from eqlite.sources.reader import detect, expand_paths, holds_no_events, read_events
 
@@ -633,26 +772,21 @@ def run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats
             continue
         file_stats = stats.file(path)
         file_stats.format = "ndjson"
+        seekable = path != "-" and not _is_gzip(path)
+        if pool is not None and seekable and os.path.isfile(path):
+            before, errors_before = execution.stats.lines, file_stats.errors
+            if pool.feed_file(path, index, progress):
+                file_stats.records += execution.stats.lines - before
+                file_stats.events += execution.stats.lines - before - (file_stats.errors - errors_before)
+                continue
         try:
             handle = open_binary(path)
         except OSError as error:
             stats.problem(path, None, f"cannot read: {error.strerror or error}")
             continue
         before, errors_before = execution.stats.lines, file_stats.errors
-        seekable = path != "-" and not _is_gzip(path)
         try:
-            if execution.scans_blocks:
-                _feed_blocks(execution, handle, path, index, seekable, progress)
-            else:
-                offset = number = 0
-                for number, raw in enumerate(handle, start=1):
-                    if raw.strip():
-                        execution.feed_line(raw, path, number, index, offset if seekable else None)
-                    offset += len(raw)
-                    if progress is not None and number % PROGRESS_EVERY == 0:
-                        progress(PROGRESS_EVERY)
-                if progress is not None:
-                    progress(number % PROGRESS_EVERY)
+            feed_ndjson(execution, handle, path, index, seekable, progress)
         except (OSError, EOFError) as error:
             stats.problem(path, None, f"read failed: {error}")
         finally:
