@@ -7,15 +7,21 @@ the lower-cased line gives the same answer, several times slower.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Sequence
 from typing import Any
 
-_hyperscan: Any
-try:  # pragma: no cover - which branch runs depends on the platform
-    import hyperscan as _hyperscan
-except ImportError:  # pragma: no cover
-    _hyperscan = None
+
+def _optional(module: str) -> Any:
+    """The module if it is installed, else None."""
+    try:  # pragma: no cover - which branch runs depends on the platform
+        return importlib.import_module(module)
+    except ImportError:  # pragma: no cover
+        return None
+
+
+_hyperscan: Any = _optional("hyperscan")
 
 
 class LiteralScanner:
