@@ -46,6 +46,9 @@ def test_argv_results_are_fresh_lists() -> None:
 def test_security_4688_split_keeps_quotes_and_empty_pieces() -> None:
     assert quote_aware_split('"C:\\a b.exe"  x') == ['"C:\\a b.exe"', "", "x"]
     assert quote_aware_split("") == []
+    first = quote_aware_split("a b")
+    first.append("changed")
+    assert quote_aware_split("a b") == ["a", "b"]
 
 
 def test_hashes_lower_case_and_skip_zero_digests() -> None:

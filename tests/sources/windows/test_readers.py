@@ -6,9 +6,13 @@ import json
 import shutil
 import zipfile
 from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
 
 from eqlite.sources.base import SourceStats
-from eqlite.sources.windows import read_windows_file
+from eqlite.sources.windows import Mapper, read_windows_file
 from tests.conftest import shared_path
 
 SYSMON_LINE = {
@@ -23,6 +27,7 @@ SYSMON_LINE = {
     "@timestamp": "2020-09-18T17:07:52.058Z",
 }
 UNKNOWN_LINE = {"EventID": 5858, "Channel": "Microsoft-Windows-WMI-Activity/Operational", "Hostname": "WS6"}
+MMC20 = ("datasets", "attack", "evtx-attack-samples", "Lateral Movement", "LM_impacket_docmexec_mmc_sysmon_01.evtx")
 BIG_EVTX = (
     "datasets",
     "background",
@@ -155,3 +160,23 @@ def test_path_with_spaces_and_odd_extension(tmp_path: Path) -> None:
     target.parent.mkdir()
     shutil.copy(source, target)
     assert len(list(read_windows_file(target))) == 9
+
+
+def test_a_record_the_direct_path_fails_on_is_read_again_the_normalized_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = shared_path(*MMC20)
+    expected = [(e.position, orjson.dumps(e.source), e.index) for e in read_windows_file(path)]
+
+    def broken(self: Mapper, event: Any) -> None:
+        event["EventData"].clear()  # leaves the record half changed, as a failing step would
+        raise ValueError("boom")
+
+    monkeypatch.setattr(Mapper, "map_evtx", broken)
+    stats = SourceStats()
+    got = [(e.position, orjson.dumps(e.source), e.index) for e in read_windows_file(path, stats=stats)]
+    assert got == expected
+    assert stats.problems == []
+
+
+def test_head_of_a_short_text_file_is_still_classified(tmp_path: Path) -> None:
+    path = _jsonl(tmp_path / "short.json", [json.dumps(UNKNOWN_LINE)])
+    assert [e.source["event"]["code"] for e in read_windows_file(path)] == ["5858"]

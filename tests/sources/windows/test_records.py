@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-import pytest
+import copy
+from typing import Any
 
-from eqlite.sources.windows.records import RecordError, from_evtx, from_nxlog, from_winlogbeat6
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from eqlite.sources.windows.records import (
+    RecordError,
+    evtx_user_data,
+    from_evtx,
+    from_nxlog,
+    from_winlogbeat6,
+    prepare_event_data,
+    render_event_data,
+)
 
 EVTX_EVENT = {
     "System": {
@@ -74,6 +87,45 @@ def test_evtx_user_data_keeps_its_element_name() -> None:
     }
     rec = from_evtx(event)
     assert (rec["user_data_name"], rec["user_data"]) == ("LogFileCleared", {"SubjectUserName": "admin01"})
+
+
+GUID = "365ABB72-B17F-5CC8-0000-001082A51E00"
+SYSMON_DROP = frozenset({"", "-", "{00000000-0000-0000-0000-000000000000}"})
+# EventData values as the evtx crate prints them: strings, GUIDs (bare), numbers, booleans, nulls, nested text.
+_VALUES = st.one_of(
+    st.sampled_from(["", "-", "x", GUID, GUID.lower(), "00000000-0000-0000-0000-000000000000", "a" * 36]),
+    st.integers(min_value=-5, max_value=1 << 64),
+    st.booleans(),
+    st.none(),
+    st.builds(lambda v: {"#text": v}, st.sampled_from(["t", GUID, ["a", GUID]])),
+    st.lists(st.sampled_from(["a", "", GUID]), max_size=3),
+)
+_KEYS = st.sampled_from(["Image", "ProcessGuid", "RuleName", "Data", "#attributes", "param1", "param2", "Z"])
+
+
+def _render_then_drop(data: dict[str, Any], drop: frozenset[str]) -> tuple[tuple[str, ...], dict[str, str]]:
+    rendered = render_event_data(copy.deepcopy(data))
+    return tuple(rendered), {k: v for k, v in rendered.items() if v not in drop}
+
+
+@given(st.dictionaries(_KEYS, _VALUES, max_size=6), st.sampled_from([frozenset(), frozenset({""}), SYSMON_DROP]))
+def test_prepare_event_data_is_render_then_drop(data: dict[str, Any], drop: frozenset[str]) -> None:
+    keys, expected = _render_then_drop(data, drop)
+    assert prepare_event_data(data, drop) == keys
+    assert list(data.items()) == list(expected.items())
+
+
+def test_prepare_event_data_renders_in_place_and_returns_the_keys_before_dropping() -> None:
+    data = {"RuleName": "-", "ProcessGuid": GUID, "ProcessId": 3572, "Initiated": False, "Z": None}
+    assert prepare_event_data(data, SYSMON_DROP) == ("RuleName", "ProcessGuid", "ProcessId", "Initiated", "Z")
+    assert data == {"ProcessGuid": "{" + GUID + "}", "ProcessId": "3572", "Initiated": "false"}
+
+
+def test_evtx_user_data_is_what_the_normalized_record_carries() -> None:
+    event = {"UserData": {"LogFileCleared": {"#attributes": {"xmlns": "x"}, "SubjectUserName": "admin01"}}}
+    assert evtx_user_data(event) == {"SubjectUserName": "admin01", "xml_name": "LogFileCleared"}
+    assert evtx_user_data({"UserData": {"Empty": {"#attributes": {"xmlns": "x"}}}}) is None
+    assert evtx_user_data({"UserData": None}) is None
 
 
 def test_evtx_without_system_is_rejected() -> None:

@@ -124,6 +124,7 @@ _QUOTED_RUNS = re.compile(r'(?:[^ \t"]|"[^"]*(?:"|\Z))+')
 
 
 _ARGV_CACHE: dict[str, tuple[str, ...]] = {}
+_QUOTE_SPLIT_CACHE: dict[str, tuple[str, ...]] = {}
 _HASH_CACHE: dict[str, tuple[tuple[str, str], ...]] = {}
 _CACHE_MAX = 4096
 
@@ -207,6 +208,17 @@ def quote_aware_split(cmd: str) -> list[str]:
     >>> quote_aware_split('"C:\\\\a b.exe" cl  x')
     ['"C:\\\\a b.exe"', 'cl', '', 'x']
     """
+    hit = _QUOTE_SPLIT_CACHE.get(cmd)
+    if hit is not None:
+        return list(hit)
+    out = _quote_aware_split(cmd)
+    if len(_QUOTE_SPLIT_CACHE) >= _CACHE_MAX:
+        _QUOTE_SPLIT_CACHE.clear()
+    _QUOTE_SPLIT_CACHE[cmd] = tuple(out)
+    return out
+
+
+def _quote_aware_split(cmd: str) -> list[str]:
     out: list[str] = []
     start = 0
     for match in _QUOTED_OR_BLANK.finditer(cmd):

@@ -1,30 +1,53 @@
-"""Turn normalized records into ECS documents with a compiled profile.
+"""Turn normalized records, or EVTX records straight from the evtx JSON, into ECS documents.
 
-A :class:`Mapper` holds one profile and a cache of compiled functions keyed by (channel, event id); the
-first record of each kind compiles its function (see :mod:`.codegen`), every later one just calls it.
+A :class:`Mapper` holds one profile and a cache of compiled functions keyed by (channel, event id) and the
+event data keys the kind's steps test; the first record of each kind and layout compiles its function
+(see :mod:`.codegen`), every later one just calls it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from eqlite.sources.windows.codegen import MapFn, compile_mapper
+from eqlite.sources.windows.codegen import (
+    EvtxMapFn,
+    MapFn,
+    analyze,
+    compile_evtx_mapper,
+    compile_mapper,
+    drop_values,
+)
 from eqlite.sources.windows.profile import PROFILES, Profile
-from eqlite.sources.windows.records import WinRecord
+from eqlite.sources.windows.records import WinRecord, prepare_event_data
 
-_MAX_VARIANTS = 32
+# Layouts (event data key tuples) remembered per kind; past that the table starts afresh.
+_MAX_LAYOUTS = 256
 
 
 @dataclass(slots=True)
 class _Entry:
-    """What the profile compiled for one (channel, event id)."""
+    """What the profile compiled for one (channel, event id), each function when first needed.
 
-    generic: MapFn
+    A function is specialized to the record's event data keys, as far as the kind's steps look at them
+    (``relevant``): layouts that differ only in other keys share it, so there are few per kind. Which
+    function maps a record depends on the record alone, never on the records mapped before it.
+    """
+
     index: str
     known: bool
-    # Functions specialized to one set of event data keys (records of one Sysmon/Windows version).
-    variants: dict[tuple[str, ...], MapFn]
+    # ``channel:event_id`` for the unmapped counts; None when the profile lists the event id.
+    unmapped: str | None
+    # Event data values the module removes up front.
+    drop: frozenset[str]
+    relevant: frozenset[str]
+    # Whether the kind's steps can read the evtx JSON directly (see :func:`.codegen.analyze`).
+    evtx_compilable: bool
+    # Functions by layout, and by relevant key set; for normalized records and for evtx JSON records.
+    layouts: dict[tuple[str, ...], MapFn] = field(default_factory=dict)
+    specialized: dict[frozenset[str], MapFn] = field(default_factory=dict)
+    evtx_layouts: dict[tuple[str, ...], EvtxMapFn] = field(default_factory=dict)
+    evtx_specialized: dict[frozenset[str], EvtxMapFn] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +77,83 @@ class Mapper:
 
     def _compile(self, channel: str, event_id: int) -> _Entry:
         spec = self.profile.channel(channel)
-        fn, known = compile_mapper(self.profile, spec, event_id)
-        entry = _Entry(fn, self.profile.index_for(spec), known, {})
+        known = spec.module is not None and event_id in spec.module.events
+        unmapped = None if known else f"{channel or '?'}:{event_id}"
+        relevant, evtx_compilable = analyze(self.profile, spec, event_id)
+        entry = _Entry(self.profile.index_for(spec), known, unmapped, drop_values(spec), relevant, evtx_compilable)
         self._cache[(channel, event_id)] = entry
         return entry
 
     def _specialize(self, entry: _Entry, channel: str, event_id: int, keys: tuple[str, ...]) -> MapFn:
-        if len(entry.variants) >= _MAX_VARIANTS:
-            # Records of this kind vary too much for specializing to pay off.
-            return entry.generic
-        fn = compile_mapper(self.profile, self.profile.channel(channel), event_id, keys)[0]
-        entry.variants[keys] = fn
+        present = entry.relevant.intersection(keys)
+        fn = entry.specialized.get(present)
+        if fn is None:
+            spec = self.profile.channel(channel)
+            fn = entry.specialized[present] = compile_mapper(self.profile, spec, event_id, present)[0]
+        if len(entry.layouts) >= _MAX_LAYOUTS:
+            entry.layouts.clear()
+        entry.layouts[keys] = fn
         return fn
+
+    def _specialize_evtx(self, entry: _Entry, channel: str, event_id: int, keys: tuple[str, ...]) -> EvtxMapFn:
+        present = entry.relevant.intersection(keys)
+        fn = entry.evtx_specialized.get(present)
+        if fn is None:
+            fn = entry.evtx_specialized[present] = compile_evtx_mapper(self.profile, channel, event_id, present)[0]
+        if len(entry.evtx_layouts) >= _MAX_LAYOUTS:
+            entry.evtx_layouts.clear()
+        entry.evtx_layouts[keys] = fn
+        return fn
+
+    def map_evtx(self, event: Any) -> tuple[dict[str, Any], str, str | None] | None:
+        """Map one record of the ``evtx`` package's JSON (``orjson.loads(record["data"])["Event"]``) directly.
+
+        The same document as :func:`~.records.from_evtx` then :meth:`map_tuple`, without the normalized
+        record in between. Returns ``(source, index, unmapped)``, where ``unmapped`` is the
+        ``channel:event_id`` label of an event id the profile does not list (else None); or None, with
+        ``event`` untouched, for a record that :func:`~.records.from_evtx` must look at (no ``System``, no
+        numeric event id, ...) or whose kind the profile maps from normalized records only. Otherwise
+        ``event`` is changed in place and its ``EventData`` may become part of the document, so it must not
+        be used again after a call that returned a document or raised.
+
+        >>> mapper = Mapper("winlogbeat")
+        >>> event = {"System": {"EventID": 4688, "Channel": "Security", "Computer": "HOST"},
+        ...          "EventData": {"NewProcessName": "C:\\\\Windows\\\\mmc.exe", "NewProcessId": "0x10"}}
+        >>> source, index, unmapped = mapper.map_evtx(event)
+        >>> source["process"]["pid"], index, unmapped
+        (16, 'winlogbeat-8.17.0', None)
+        """
+        if type(event) is not dict:
+            return None
+        system = event.get("System")
+        if type(system) is not dict:
+            return None
+        event_id = system.get("EventID")
+        if type(event_id) is not int:
+            if type(event_id) is dict:
+                event_id = event_id.get("#text")
+            try:
+                event_id = int(event_id)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                return None
+        channel = system.get("Channel") or ""
+        if type(channel) is not str:
+            return None
+        entry = self._cache.get((channel, event_id))
+        if entry is None:
+            entry = self._compile(channel, event_id)
+        if not entry.evtx_compilable:
+            return None
+        data = event.get("EventData")
+        if type(data) is dict:
+            keys = prepare_event_data(data, entry.drop)
+        else:
+            data = {}
+            keys = ()
+        fn = entry.evtx_layouts.get(keys)
+        if fn is None:
+            fn = self._specialize_evtx(entry, channel, event_id, keys)
+        return fn(event, system, data, self.host_id), entry.index, entry.unmapped
 
     def map(self, record: WinRecord) -> Mapped:
         """Map one record to an ECS document (a new dict; the record is not changed)."""
@@ -79,7 +167,7 @@ class Mapper:
         if entry is None:
             entry = self._compile(channel, event_id)
         keys = tuple(record["event_data"])
-        fn = entry.variants.get(keys)
+        fn = entry.layouts.get(keys)
         if fn is None:
             fn = self._specialize(entry, channel, event_id, keys)
         return fn(record, self.host_id), entry.index, entry.known

@@ -11,14 +11,14 @@ import io
 import os
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any, TypeVar
 
 import orjson
 from evtx import PyEvtxParser
 
 from eqlite.sources.base import SourceEvent, SourceStats
-from eqlite.sources.windows.detect import FileFormat, classify_head
+from eqlite.sources.windows.detect import EVTX_MAGIC, FileFormat, classify_head
 from eqlite.sources.windows.mapper import Mapper
 from eqlite.sources.windows.profile import Profile
 from eqlite.sources.windows.records import (
@@ -37,9 +37,16 @@ _MAX_ERRORS_IN_A_ROW = 1000
 _RECORD_NUMBER = re.compile(r"record (?:number |IDs )(\d+)")
 
 Located = tuple[str, int, WinRecord]
+T = TypeVar("T")
+# How to read one EVTX source (a path or an in-memory zip member) and one stream of JSON lines, by label.
+_ReadFns = tuple[
+    Callable[[str | IO[bytes], str], Iterator[T]],
+    Callable[[Iterable[bytes], str], Iterator[T]],
+]
 
 
-def _evtx_records(source: str | IO[bytes], label: str, stats: SourceStats) -> Iterator[tuple[int, WinRecord]]:
+def _evtx_items(source: str | IO[bytes], label: str, stats: SourceStats) -> Iterator[dict[str, Any]]:
+    """The ``evtx`` package's records (``event_record_id``, ``data``), each counted; bad chunks are problems."""
     try:
         # One thread: the crate's thread pool costs more than it saves on files of a few MB.
         parser = PyEvtxParser(source, number_of_threads=1)
@@ -50,7 +57,6 @@ def _evtx_records(source: str | IO[bytes], label: str, stats: SourceStats) -> It
     records = parser.records_json()
     last = 0
     errors_in_row = 0
-    loads = orjson.loads
     while True:
         try:
             item = next(records)
@@ -68,17 +74,61 @@ def _evtx_records(source: str | IO[bytes], label: str, stats: SourceStats) -> It
         errors_in_row = 0
         if item is None:
             continue
-        raw: dict[str, Any] = item
         file_stats.records += 1
-        last = raw["event_record_id"]
-        try:
-            record = from_evtx(loads(raw["data"])["Event"])
-        except (RecordError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
-            stats.problem(label, last, f"not a Windows event record: {exc}")
-            continue
-        yield last, record
+        last = item["event_record_id"]
+        yield item
     if file_stats.records == 0 and file_stats.errors == 0:
         stats.problem(label, None, "EVTX file holds no records", "warning")
+
+
+def _evtx_records(source: str | IO[bytes], label: str, stats: SourceStats) -> Iterator[tuple[int, WinRecord]]:
+    loads = orjson.loads
+    for item in _evtx_items(source, label, stats):
+        number = item["event_record_id"]
+        try:
+            record = from_evtx(loads(item["data"])["Event"])
+        except (RecordError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+            stats.problem(label, number, f"not a Windows event record: {exc}")
+            continue
+        yield number, record
+
+
+def _evtx_events(source: str | IO[bytes], label: str, stats: SourceStats, mapper: Mapper) -> Iterator[SourceEvent]:
+    """EVTX records mapped to ECS: most straight from the JSON (:meth:`Mapper.map_evtx`), the rest normalized."""
+    file_stats = stats.file(label)
+    unmapped_counts = file_stats.unmapped
+    loads = orjson.loads
+    map_evtx = mapper.map_evtx
+    for item in _evtx_items(source, label, stats):
+        number = item["event_record_id"]
+        try:
+            event = loads(item["data"])["Event"]
+        except (KeyError, TypeError, orjson.JSONDecodeError) as exc:
+            stats.problem(label, number, f"not a Windows event record: {exc}")
+            continue
+        try:
+            mapped = map_evtx(event)
+        except Exception:  # the normalized path below reports it, as it always has
+            event = loads(item["data"])["Event"]
+            mapped = None
+        if mapped is None:
+            try:
+                record = from_evtx(event)
+            except (RecordError, KeyError, TypeError) as exc:
+                stats.problem(label, number, f"not a Windows event record: {exc}")
+                continue
+            try:
+                doc, index, known = mapper.map_tuple(record)
+            except Exception as exc:  # a bad value must not stop the run; it becomes a problem
+                stats.problem(label, number, f"cannot map record: {type(exc).__name__}: {exc}")
+                continue
+            unmapped = None if known else f"{record['channel'] or '?'}:{record['event_id']}"
+        else:
+            doc, index, unmapped = mapped
+        if unmapped is not None:
+            unmapped_counts[unmapped] += 1
+        file_stats.events += 1
+        yield SourceEvent(doc, label, number, index)
 
 
 def _json_records(lines: Iterable[bytes], label: str, stats: SourceStats) -> Iterator[tuple[int, WinRecord]]:
@@ -109,7 +159,7 @@ def _json_records(lines: Iterable[bytes], label: str, stats: SourceStats) -> Ite
         yield number, record
 
 
-def _zip_records(path: str, stats: SourceStats) -> Iterator[Located]:
+def _zip_members(path: str, stats: SourceStats, read: _ReadFns[T]) -> Iterator[T]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -122,12 +172,14 @@ def _zip_records(path: str, stats: SourceStats) -> Iterator[Located]:
         for member in members:
             label = f"{path}!{member.filename}"
             try:
-                yield from _zip_member(archive, member, label, stats)
+                yield from _zip_member(archive, member, label, stats, read)
             except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
                 stats.problem(label, None, f"archive member cannot be read to its end: {exc}")
 
 
-def _zip_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str, stats: SourceStats) -> Iterator[Located]:
+def _zip_member(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str, stats: SourceStats, read: _ReadFns[T]
+) -> Iterator[T]:
     with archive.open(member) as handle:
         kind = classify_head(handle.read(_PEEK), handle)
     stats.file(label).format = kind
@@ -136,13 +188,10 @@ def _zip_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str, s
             stats.problem(label, None, f"EVTX member of {member.file_size} bytes is too large to read from a zip")
             return
         data = archive.read(member)
-        for number, record in _evtx_records(io.BytesIO(data), label, stats):
-            yield label, number, record
+        yield from read[0](io.BytesIO(data), label)
     elif kind == "winevent-json":
         with archive.open(member) as handle:
-            lines = io.BufferedReader(handle, buffer_size=1 << 20)  # type: ignore[type-var]
-            for number, record in _json_records(lines, label, stats):
-                yield label, number, record
+            yield from read[1](io.BufferedReader(handle, buffer_size=1 << 20), label)  # type: ignore[type-var]
     else:
         _unsupported(kind, label, stats)
 
@@ -159,6 +208,31 @@ def _unsupported(kind: FileFormat, label: str, stats: SourceStats) -> None:
         stats.problem(label, None, "not a Windows event file (EVTX, Windows-event JSON lines or a zip of them)")
 
 
+def _read_file(path: str | os.PathLike[str], stats: SourceStats, read: _ReadFns[T]) -> Iterator[T]:
+    """Tell the file's format by content and hand each EVTX source or JSON-lines stream in it to ``read``."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as handle:
+            head = handle.read(len(EVTX_MAGIC))
+            if head != EVTX_MAGIC:
+                # Only the EVTX magic is enough to tell; text formats need their first line.
+                head += handle.read(_PEEK - len(head))
+            kind = classify_head(head, handle)
+    except OSError as exc:
+        stats.problem(name, None, f"cannot read file: {exc}")
+        return
+    stats.file(name).format = kind
+    if kind == "evtx":
+        yield from read[0](name, name)
+    elif kind == "winevent-json":
+        with open(name, "rb", buffering=1 << 20) as handle:
+            yield from read[1](handle, name)
+    elif kind == "zip":
+        yield from _zip_members(name, stats, read)
+    else:
+        _unsupported(kind, name, stats)
+
+
 def iter_windows_records(path: str | os.PathLike[str], stats: SourceStats | None = None) -> Iterator[Located]:
     """Yield ``(label, position, record)`` for every readable record of a Windows event file.
 
@@ -166,25 +240,16 @@ def iter_windows_records(path: str | os.PathLike[str], stats: SourceStats | None
     number or the 1-based line number.
     """
     stats = SourceStats() if stats is None else stats
-    name = os.fspath(path)
-    try:
-        with open(name, "rb") as handle:
-            kind = classify_head(handle.read(_PEEK), handle)
-    except OSError as exc:
-        stats.problem(name, None, f"cannot read file: {exc}")
-        return
-    stats.file(name).format = kind
-    if kind == "evtx":
-        for number, record in _evtx_records(name, name, stats):
-            yield name, number, record
-    elif kind == "winevent-json":
-        with open(name, "rb", buffering=1 << 20) as handle:
-            for number, record in _json_records(handle, name, stats):
-                yield name, number, record
-    elif kind == "zip":
-        yield from _zip_records(name, stats)
-    else:
-        _unsupported(kind, name, stats)
+
+    def evtx(source: str | IO[bytes], label: str) -> Iterator[Located]:
+        for number, record in _evtx_records(source, label, stats):
+            yield label, number, record
+
+    def json_lines(lines: Iterable[bytes], label: str) -> Iterator[Located]:
+        for number, record in _json_records(lines, label, stats):
+            yield label, number, record
+
+    yield from _read_file(path, stats, (evtx, json_lines))
 
 
 def read_windows_file(
@@ -213,12 +278,21 @@ def read_windows_file(
     []
     """
     stats = SourceStats() if stats is None else stats
-    map_tuple = Mapper(profile, host_id).map_tuple
-    current_label = ""
-    file_stats: Any = None
-    for label, number, record in iter_windows_records(path, stats):
-        if label != current_label:
-            current_label, file_stats = label, stats.file(label)
+    mapper = Mapper(profile, host_id)
+
+    def evtx(source: str | IO[bytes], label: str) -> Iterator[SourceEvent]:
+        return _evtx_events(source, label, stats, mapper)
+
+    def json_lines(lines: Iterable[bytes], label: str) -> Iterator[SourceEvent]:
+        return _json_events(lines, label, stats, mapper)
+
+    yield from _read_file(path, stats, (evtx, json_lines))
+
+
+def _json_events(lines: Iterable[bytes], label: str, stats: SourceStats, mapper: Mapper) -> Iterator[SourceEvent]:
+    file_stats = stats.file(label)
+    map_tuple = mapper.map_tuple
+    for number, record in _json_records(lines, label, stats):
         try:
             source, index, known = map_tuple(record)
         except Exception as exc:  # a bad value must not stop the run; it becomes a problem

@@ -61,11 +61,22 @@ class RecordError(ValueError):
 _GUID = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\Z")
 
 
+_BRACED: dict[str, str] = {}
+_BRACED_MAX = 16384
+
+
 def _braced(value: str) -> str:
     # The evtx crate prints GUID values bare; Windows (and so Winlogbeat) prints them in braces.
-    if len(value) == 36 and value[8] == "-" and _GUID.match(value):
-        return "{" + value + "}"
-    return value
+    if len(value) != 36 or value[8] != "-":
+        return value
+    # The same GUIDs (logon sessions, parent processes, providers) come back again and again.
+    hit = _BRACED.get(value)
+    if hit is None:
+        hit = "{" + value + "}" if _GUID.match(value) else value
+        if len(_BRACED) >= _BRACED_MAX:
+            _BRACED.clear()
+        _BRACED[value] = hit
+    return hit
 
 
 def _text(value: Any) -> Any:
@@ -99,7 +110,17 @@ def _attrs(node: Any) -> dict[str, Any]:
 def _event_data(node: Any) -> dict[str, str]:
     if type(node) is not dict:
         return {}
-    data = dict(node)
+    return render_event_data(dict(node))
+
+
+def render_event_data(data: dict[str, Any]) -> dict[str, str]:
+    """Render an ``EventData`` dict of the ``evtx`` JSON in place as Winlogbeat ships it, and return it.
+
+    Values become strings, GUIDs get their braces, unnamed ``<Data>`` elements become ``param1``, ...
+
+    >>> render_event_data({"ProcessId": 3572, "Initiated": True, "Data": {"#text": ["a", "b"]}})
+    {'ProcessId': '3572', 'Initiated': 'true', 'param1': 'a', 'param2': 'b'}
+    """
     # Most values are already plain strings; fix only the others (numbers, booleans, GUIDs, lists).
     odd = [k for k, v in data.items() if type(v) is not str or len(v) == 36]
     for key in odd:
@@ -122,6 +143,44 @@ def _event_data(node: Any) -> dict[str, str]:
         else:
             data[key] = _flat(_text(value))
     return data
+
+
+def prepare_event_data(data: dict[str, Any], drop: frozenset[str]) -> tuple[str, ...]:
+    """:func:`render_event_data`, then remove the keys whose value is in ``drop``; return the keys before that.
+
+    One pass over the values for what is otherwise three (render, find droppable values, copy the rest).
+
+    >>> data = {"RuleName": "", "SourcePort": 49163}
+    >>> prepare_event_data(data, frozenset({""})), data
+    (('RuleName', 'SourcePort'), {'SourcePort': '49163'})
+    """
+    odd = [k for k, v in data.items() if type(v) is not str or len(v) == 36 or v in drop]
+    if not odd:
+        return tuple(data)
+    if "Data" in data or "#attributes" in data:
+        # Rare: rendering adds and removes keys, so render everything first and drop afterwards.
+        render_event_data(data)
+        keys = tuple(data)
+        for key in [k for k, v in data.items() if v in drop]:
+            del data[key]
+        return keys
+    keys = tuple(data)
+    braced = _BRACED
+    for key in odd:
+        value = data[key]
+        kind = type(value)
+        if kind is int:
+            value = str(value)
+        elif kind is str:
+            if len(value) == 36:
+                value = braced.get(value) or _braced(value)
+        else:
+            value = _flat(_text(value))
+        if value in drop:
+            del data[key]
+        else:
+            data[key] = value
+    return keys
 
 
 def _flat(value: Any) -> str:
@@ -214,11 +273,35 @@ def from_evtx(event: dict[str, Any]) -> WinRecord:
             rec["user_sid"] = str(sid)
     user_data = event.get("UserData")
     if user_data and type(user_data) is dict:
-        name, body = next(iter(user_data.items()))
+        name, body = _user_data(user_data)
         rec["user_data_name"] = name
-        rendered = _text(body)
-        rec["user_data"] = rendered if isinstance(rendered, dict) else {"value": rendered}
+        rec["user_data"] = body
     return rec
+
+
+def _user_data(user_data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The element name and rendered body of a non-empty ``UserData`` element."""
+    name, body = next(iter(user_data.items()))
+    rendered = _text(body)
+    return name, rendered if isinstance(rendered, dict) else {"value": rendered}
+
+
+def evtx_user_data(event: dict[str, Any]) -> dict[str, Any] | None:
+    """``winlog.user_data`` of one ``evtx`` record (its ``UserData`` body plus ``xml_name``), if any.
+
+    >>> evtx_user_data({"UserData": {"LogFileCleared": {"SubjectUserName": "Bob"}}})
+    {'SubjectUserName': 'Bob', 'xml_name': 'LogFileCleared'}
+    """
+    user_data = event.get("UserData")
+    if not (user_data and type(user_data) is dict):
+        return None
+    name, body = _user_data(user_data)
+    if not body:
+        return None
+    data = dict(body)
+    if name:
+        data["xml_name"] = name
+    return data
 
 
 # Keys that NXLog (im_msvistalog) and the Mordor Logstash stage add around the event data: where each

@@ -406,15 +406,32 @@ def access_mask(ed: dict[str, Any], doc: dict[str, Any], params: dict[str, Any])
     raw = ed.get("AccessMask")
     if not isinstance(raw, str):
         return
-    tokens = [t for t in raw.split() if t]
+    tokens, desc = _access_mask_parts(raw, params["table"])
+    if tokens:
+        ed["AccessMask"] = list(tokens)
+    if desc:
+        ed["AccessMaskDescription"] = list(desc)
+
+
+_ACCESS_MASKS: dict[tuple[int, str], tuple[dict[str, str], tuple[str, ...], tuple[str, ...]]] = {}
+_MEMO_MAX = 4096
+
+
+def _access_mask_parts(raw: str, table: dict[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The tokens of an ``AccessMask`` value and the names of its known bits (a few values recur all the time)."""
+    hit = _ACCESS_MASKS.get((id(table), raw))
+    # The memo keeps the table alive, so its id cannot be reused by another table meanwhile.
+    if hit is not None and hit[0] is table:
+        return hit[1], hit[2]
+    tokens = tuple(t for t in raw.split() if t)
     mask = 0
     for token in tokens:
         mask |= parse_long(token.replace("%%", "")) or 0
-    if tokens:
-        ed["AccessMask"] = tokens
-    desc = [name for bit, name in _bits(params["table"]) if mask & bit == bit]
-    if desc:
-        ed["AccessMaskDescription"] = desc
+    desc = tuple(name for bit, name in _bits(table) if mask & bit == bit)
+    if len(_ACCESS_MASKS) >= _MEMO_MAX:
+        _ACCESS_MASKS.clear()
+    _ACCESS_MASKS[(id(table), raw)] = (table, tokens, desc)
+    return tokens, desc
 
 
 @_step
@@ -423,7 +440,16 @@ def split_privileges(ed: dict[str, Any], doc: dict[str, Any], params: dict[str, 
     """``PrivilegeList`` -> a list, split on whitespace."""
     value = ed.get("PrivilegeList")
     if isinstance(value, str):
-        ed["PrivilegeList"] = java_split(re.sub(r"\s+", " ", value), " ")
+        hit = _PRIVILEGE_LISTS.get(value)
+        if hit is None:
+            if len(_PRIVILEGE_LISTS) >= _MEMO_MAX:
+                _PRIVILEGE_LISTS.clear()
+            hit = _PRIVILEGE_LISTS[value] = tuple(java_split(_BLANKS.sub(" ", value), " "))
+        ed["PrivilegeList"] = list(hit)
+
+
+_PRIVILEGE_LISTS: dict[str, tuple[str, ...]] = {}
+_BLANKS = re.compile(r"\s+")
 
 
 @_step
@@ -469,9 +495,22 @@ def ps_kv(ed: dict[str, Any], doc: dict[str, Any], params: dict[str, Any]) -> No
 def strip_key_spaces(ed: dict[str, Any], doc: dict[str, Any], params: dict[str, Any]) -> None:
     """Remove whitespace from every event_data key (``Host Application`` -> ``HostApplication``)."""
     if any(" " in key or "\t" in key for key in ed):
-        items = [(re.sub(r"\s", "", k), v) for k, v in ed.items()]
+        items = [(_no_blanks(k), v) for k, v in ed.items()]
         ed.clear()
         ed.update(items)
+
+
+_KEYS_WITHOUT_BLANKS: dict[str, str] = {}
+_BLANK = re.compile(r"\s")
+
+
+def _no_blanks(key: str) -> str:
+    hit = _KEYS_WITHOUT_BLANKS.get(key)
+    if hit is None:
+        if len(_KEYS_WITHOUT_BLANKS) >= _MEMO_MAX:
+            _KEYS_WITHOUT_BLANKS.clear()
+        hit = _KEYS_WITHOUT_BLANKS[key] = _BLANK.sub("", key)
+    return hit
 
 
 @_step
