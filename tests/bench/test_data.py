@@ -1,0 +1,30 @@
+"""Generated data files: cached by (events, seed), regenerated when stale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from enginebench.data import data_name, ensure_data
+
+
+def test_generates_once_then_reuses(tmp_path: Path) -> None:
+    messages: list[str] = []
+    first = ensure_data(4_000, 1, tmp_path, log=messages.append)
+    assert first.path.name == data_name(4_000, 1) and len(messages) == 1
+    assert first.size == first.path.stat().st_size and first.expected_seed_hits > 0
+    assert sum(1 for _ in first.path.open("rb")) == 4_000
+    again = ensure_data(4_000, 1, tmp_path, log=messages.append)
+    assert again == first and len(messages) == 1
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_stale_file_is_regenerated(tmp_path: Path) -> None:
+    messages: list[str] = []
+    first = ensure_data(4_000, 2, tmp_path, log=messages.append)
+    meta = first.path.with_name(first.path.name.removesuffix(".ndjson") + ".meta.json")
+    stale = orjson.loads(meta.read_bytes())
+    stale["fingerprint"]["config"] = "DemoConfig(older)"
+    meta.write_bytes(orjson.dumps(stale))
+    assert ensure_data(4_000, 2, tmp_path, log=messages.append) == first
+    assert len(messages) == 2
