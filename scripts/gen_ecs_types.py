@@ -14,7 +14,7 @@ none of the upstream prose.
 
 Usage::
 
-    python scripts/gen_ecs_types.py --source /work/shared/datasets/ecs --ecs-version 9.4.0
+    python scripts/gen_ecs_types.py --source ../shared/datasets/ecs --ecs-version 9.4.0
     python scripts/gen_ecs_types.py --check   # exit 1 if the packaged tables are stale
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO / "src" / "eqlite" / "semantic" / "data"
-DEFAULT_SOURCE = Path("/work/shared/datasets/ecs")
+DEFAULT_SOURCE = REPO.parent / "shared" / "datasets" / "ecs"
 DEFAULT_ECS_VERSION = "9.4.0"
 ENDPOINT_PROCESS_SOURCE = "endpoint:process"
 
@@ -153,7 +154,10 @@ def generate(source: Path, ecs_version: str) -> tuple[dict[str, str], list[str]]
 
     ecs = ecs_rows(ecs_flat)
     extra, notes = non_ecs_rows(non_ecs, endpoint, ecs)
-    command = f"python scripts/gen_ecs_types.py --source {source} --ecs-version {ecs_version}"
+    # The source as seen from the repository (``../shared/...``), so the tables do not depend on where
+    # the checkout lives.
+    shown = os.path.relpath(source.resolve(), REPO)
+    command = f"python scripts/gen_ecs_types.py --source {shown} --ecs-version {ecs_version}"
     ecs_text = render(
         ecs,
         header(
