@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -154,10 +153,8 @@ def generate(source: Path, ecs_version: str) -> tuple[dict[str, str], list[str]]
 
     ecs = ecs_rows(ecs_flat)
     extra, notes = non_ecs_rows(non_ecs, endpoint, ecs)
-    # The source as seen from the repository (``../shared/...``), so the tables do not depend on where
-    # the checkout lives.
-    shown = os.path.relpath(source.resolve(), REPO)
-    command = f"python scripts/gen_ecs_types.py --source {shown} --ecs-version {ecs_version}"
+    # The folder is not named: the tables must not depend on where the checkout and the data live.
+    command = f"python scripts/gen_ecs_types.py --source DIR --ecs-version {ecs_version}"
     ecs_text = render(
         ecs,
         header(
