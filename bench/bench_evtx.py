@@ -17,6 +17,10 @@ The ratios that matter are convert / bare parse: by CPU time with one thread eac
 a shared machine), and by wall time against the faster of the two bare parse settings. The per-record
 costs split a convert into parse, JSON decoding and the rest (normalizing and mapping in Python).
 Zip/JSON-lines inputs are measured separately at the end (``orjson.loads`` per line vs convert).
+
+With ``--match``, two more rows run rules over the converted events as ``eqlite run`` does (fast path,
+winlogbeat profile, alerts not written): the seed rule, and every active EQL rule of
+``../shared/datasets/detection-rules``. Rule compilation is outside the timing.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 from evtx import PyEvtxParser
@@ -50,6 +55,8 @@ def _best(passes: int, run: Callable[[], int]) -> tuple[int, float, float]:
     best_wall = best_cpu = float("inf")
     count = 0
     for _ in range(passes):
+        if isinstance(run, _Match):
+            run.prepare()
         wall, cpu = time.perf_counter(), time.process_time()
         count = run()
         best_wall = min(best_wall, time.perf_counter() - wall)
@@ -79,6 +86,35 @@ def _convert(files: list[str], profile: str) -> int:
     return count
 
 
+class _Match:
+    """Convert and match, as ``eqlite run`` does; each pass compiles its rules before its timing starts."""
+
+    def __init__(self, files: list[str], rules: list[Any]) -> None:
+        self.files, self.rules = files, rules
+        self.execution: Any = None
+
+    def prepare(self) -> None:
+        from eqlite.scheduler.fast import FastExecution
+        from eqlite.semantic.schema import Schema
+
+        self.execution = FastExecution(self.rules, Schema.ecs())
+
+    def __call__(self) -> int:
+        from eqlite.scheduler.fast import run_paths
+
+        stats = SourceStats()
+        run_paths(self.execution, self.files, stats)
+        self.execution.finish()
+        return stats.events
+
+
+def _rules(workload: str) -> list[Any]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from enginebench.workloads import DEFAULT_RULES_ROOT, build_workloads
+
+    return list(build_workloads([workload], DEFAULT_RULES_ROOT)[0].rules)
+
+
 def _json_bare(zips: list[str]) -> int:
     count = 0
     for path in zips:
@@ -98,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="profile to convert with (repeatable; default: both)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-zip", action="store_true", help="skip the zip/JSON-lines measurement")
+    parser.add_argument("--match", action="store_true",
+                        help="also convert and match: the seed rule, and every active EQL rule (winlogbeat)")
     args = parser.parse_args(argv)
     profiles: list[str] = args.profile or list(PROFILE_NAMES)
     files = sorted(glob.glob(os.path.join(args.folder, "**", "*.evtx"), recursive=True))
@@ -106,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no .evtx files under {args.folder}", file=sys.stderr)
         return 1
     size = sum(os.path.getsize(f) for f in files)
-    chosen = "".join(f" --profile {p}" for p in profiles)
+    chosen = "".join(f" --profile {p}" for p in profiles) + (" --match" if args.match else "")
     print(f"command: python bench/bench_evtx.py {args.folder}{chosen} --repeat {args.repeat}")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; {len(files)} EVTX files, {size / 1e6:.1f} MB")
     for profile in profiles:
@@ -119,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         ("bare parse + orjson.loads", lambda: _bare(files, 1, True)),
     ]
     runs += [(f"convert to ECS ({p})", lambda p=p: _convert(files, p)) for p in profiles]  # type: ignore[misc]
+    if args.match:
+        seed, every = _rules("seed"), _rules("all")
+        runs += [("convert + match, seed rule", _Match(files, seed)),
+                 (f"convert + match, {len(every)} rules", _Match(files, every))]
     for label, run in runs:
         count, wall, cpu = rows[label] = _best(args.repeat, run)
         print(f"  {label:<34} {count:>8} {wall:>8.3f} {count / wall:>11,.0f} {cpu:>8.3f} {count / cpu:>11,.0f}")
@@ -134,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {profile}: CPU per record: parse {bare_cpu / bare_n * 1e6:.1f} us, orjson.loads "
               f"{(decode_cpu - bare_cpu) / bare_n * 1e6:.1f} us, normalize + map + yield "
               f"{(cpu - decode_cpu) / count * 1e6:.1f} us")
+    for label in [label for label in rows if label.startswith("convert + match")]:
+        count, wall, cpu = rows[label]
+        print(f"  {label}: / bare parse, CPU time: {bare_cpu / cpu * count / bare_n:.0%}; "
+              f"/ best bare parse, wall time: {best_bare_wall / wall * count / bare_n:.0%}")
     if zips and not args.no_zip:
         count, wall, cpu = _best(2, lambda: _json_bare(zips))
         print(f"  JSON lines in {len(zips)} zips, orjson.loads only: {count} lines, {count / cpu:,.0f} lines/s CPU")
