@@ -24,6 +24,10 @@ def _optional(module: str) -> Any:
 _hyperscan: Any = _optional("hyperscan")
 
 
+# A newline not preceded by "}" or not followed by "{": a line that is blank, or not one JSON object.
+_SHAPE_BREAKS = (rb"[^}]\n", rb"\n[^{]")
+
+
 class LiteralScanner:
     """Reports the ids (positions in ``literals``) of the literals found in a line.
 
@@ -39,6 +43,7 @@ class LiteralScanner:
         self._engine = "none"
         self._database: Any = None
         self._every_match: Any = None
+        self._shape_match: Any = None
         self._automaton: Any = None
         if not self.literals:
             return
@@ -55,18 +60,49 @@ class LiteralScanner:
             automaton.make_automaton()
             self._automaton = automaton
 
-    def _compile(self, flags: int) -> Any:
+    def _compile(self, flags: int, extra: Sequence[bytes] = ()) -> Any:
+        expressions = [re.escape(literal).encode("ascii") for literal in self.literals] + list(extra)
         database = _hyperscan.Database()
         database.compile(
-            expressions=[re.escape(literal).encode("ascii") for literal in self.literals],
-            ids=list(range(len(self.literals))), elements=len(self.literals),
-            flags=[flags] * len(self.literals),
+            expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions),
+            flags=[flags] * len(expressions),
         )
         return database
 
     @property
     def engine(self) -> str:
         return self._engine
+
+    def ends_and_shape(self, block: bytes) -> tuple[list[int], bool]:
+        """:meth:`ends`, and whether every newline of ``block`` follows a ``}`` and precedes a ``{``.
+
+        Both come from one pass over the block. The second is True only when that is known from the
+        scan (Hyperscan); it then says that, between the block's first and last byte, every line is
+        non-blank, begins with ``{`` and ends with ``}`` (the shape of an NDJSON object per line).
+
+        >>> scanner = LiteralScanner(["mmc.exe"])
+        >>> scanner.ends_and_shape(b'{"a": "mmc.exe"}\\n{"b": 1}\\n')[0]
+        [14]
+        >>> scanner.ends_and_shape(b'{"a": 1}\\n\\n{"b": 1}\\n')[1], scanner.ends_and_shape(b'{"a": 1}\\nx\\n')[1]
+        (False, False)
+        """
+        if self._database is None:
+            return self.ends(block), False
+        if self._shape_match is None:
+            self._shape_match = self._compile(_hyperscan.HS_FLAG_CASELESS, _SHAPE_BREAKS)
+        found: list[int] = []
+        append = found.append
+        literals = len(self.literals)
+        broken: list[int] = []
+
+        def on_match(identifier: int, start: int, end: int, flags: int, context: Any) -> None:
+            if identifier < literals:
+                append(end)
+            else:
+                broken.append(end)
+
+        self._shape_match.scan(block, match_event_handler=on_match)
+        return found, not broken
 
     def ends(self, block: bytes) -> list[int]:
         """End offsets of every occurrence of any literal in ``block`` (in any ASCII case), unsorted.

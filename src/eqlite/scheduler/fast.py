@@ -311,9 +311,10 @@ class FastExecution:
         """Whether a line can be skipped unread when no trigger literal occurs in it (no free stage)."""
         return not self._free
 
-    def trigger_ends(self, block: bytes) -> list[int]:
-        """End offsets of the trigger literals in a block of lines (see :meth:`LiteralScanner.ends`)."""
-        return self._trigger_scanner.ends(block)
+    def trigger_ends(self, block: bytes) -> tuple[list[int], bool]:
+        """End offsets of the trigger literals in a block of lines, and whether every line of it is shaped
+        like a JSON object (see :meth:`LiteralScanner.ends_and_shape`)."""
+        return self._trigger_scanner.ends_and_shape(block)
 
     @property
     def position(self) -> int:
@@ -678,7 +679,8 @@ def _feed_blocks(execution: FastExecution, handle: Any, path: str, index: str | 
         done = 0  # bytes of the block accounted for: always a line start
         number = lines_before
         fed: list[int] = []
-        for end in sorted(execution.trigger_ends(block)):
+        ends, shaped = execution.trigger_ends(block)
+        for end in sorted(ends):
             if end <= done:
                 continue  # in a line already fed
             start = block.rfind(b"\n", 0, end) + 1
@@ -690,9 +692,12 @@ def _feed_blocks(execution: FastExecution, handle: Any, path: str, index: str | 
                 fed.append(number)
             done = stop
         lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-        events = _events_in(block, lines)
-        if not _all_objects(block, events):
-            _report_misshapen(execution, block, lines_before, frozenset(fed), path)
+        if shaped and block.startswith(b"{") and (block.endswith((b"}\n", b"}"))):
+            events = lines  # the scan saw every line begin with "{" and end with "}"
+        else:
+            events = _events_in(block, lines)
+            if not _all_objects(block, events):
+                _report_misshapen(execution, block, lines_before, frozenset(fed), path)
         execution.skip_lines(events - len(fed))
         lines_before += lines
         base += len(block)
