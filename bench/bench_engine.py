@@ -133,8 +133,10 @@ class Bench:
                     log(f"[{step}/{total}] {name}: FAILED: {str(error).splitlines()[0]}")
                     continue
                 measurement.runs.append(result)
+                child = result.get("child_peak_rss_kib") or 0
                 log(f"[{step}/{total}] {name} round {round_number}: run {result['run_s']:.2f} s, "
-                    f"setup {result['setup_s']:.2f} s, peak RSS {result['peak_rss_kib'] / 1024:.0f} MiB")
+                    f"setup {result['setup_s']:.2f} s, peak RSS {result['peak_rss_kib'] / 1024:.0f} MiB"
+                    + (f" (largest worker process {child / 1024:.0f} MiB)" if child else ""))
         return [m for m in measurements if m.runs]
 
     def run_memory(self, done: Sequence[Measurement], data: DataFile) -> list[dict[str, Any]]:

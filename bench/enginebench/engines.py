@@ -92,7 +92,11 @@ class EqliteFastEngine(Engine):
     """eqlite's fast path (``eqlite run``'s default): ``FastExecution`` over ``run_paths``.
 
     Its input sample (the first lines of the files, to rank literals) is read during setup.
+    ``workers`` > 1 reads large files with that many processes (``eqlite run --workers``).
     """
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = workers
 
     def setup(self, rules: Sequence[Rule], paths: Sequence[str]) -> dict[str, str]:
         from eqlite.scheduler.fast import FastExecution, read_sample, run_paths
@@ -106,7 +110,7 @@ class EqliteFastEngine(Engine):
         from eqlite.sources.base import SourceStats
 
         stats = SourceStats()
-        self.run_paths(self.execution, paths, stats)
+        self.run_paths(self.execution, paths, stats, workers=self.workers)
         runs = self.execution.finish()
         hits = {run.rule.rule_id: len(run.result.hits) for run in runs if run.result is not None}
         fast = self.execution.stats
@@ -185,6 +189,8 @@ class EngineEntry:
 ENGINES: Mapping[str, EngineEntry] = {
     "eqlite": EngineEntry(EqliteEngine, True, "eqlite reference engine: read_events -> Execution.feed/finish"),
     "eqlite-fast": EngineEntry(EqliteFastEngine, True, "eqlite fast path: FastExecution + run_paths"),
+    "eqlite-fast-2w": EngineEntry(lambda: EqliteFastEngine(workers=2), True,
+                                  "eqlite fast path with 2 worker processes (eqlite run --workers 2)"),
     "eql": EngineEntry(_lazy("enginebench.eqlpkg", "EqlEngine"), True,
                        "eql 1.0.1 PythonEngine (Python package, black box)"),
     "floor": EngineEntry(FloorEngine, False, "floor: read lines + orjson.loads"),

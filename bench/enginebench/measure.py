@@ -125,8 +125,9 @@ def memory_kib() -> dict[str, int]:
 
 
 def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """CPU time of this process and of its finished children (an engine's worker processes)."""
+    usage, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run_spec(spec: Spec) -> dict[str, Any]:
@@ -162,6 +163,8 @@ def run_spec(spec: Spec) -> dict[str, Any]:
         "cpu_s": cpu_s,
         "rss_ready_kib": ready.get("VmRSS"),
         "peak_rss_kib": peak["VmHWM"],
+        # The largest peak of any finished child process (worker processes), 0 without any.
+        "child_peak_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
         "hits": outcome.hits,
         "notes": outcome.notes,
         "eqlite_file": getattr(sys.modules.get("eqlite"), "__file__", None),
