@@ -89,7 +89,12 @@ def raw_values(document: Document, name: str) -> list[Any] | None:
                         return _general(document, name)
             return None
         node = found
-    if type(node) is list or type(node) is dict:
+    if type(node) is list:
+        for item in node:
+            if type(item) is list or type(item) is dict:
+                return _general(document, name)
+        return list(node)  # an array of scalars, the usual kind (event.type, process.args)
+    if type(node) is dict:
         return _general(document, name)
     return [node]
 

@@ -312,15 +312,30 @@ def coerce_ip(value: object) -> IpAddress | None:
     """
     if not isinstance(value, str):
         return None
+    known = _IP_CACHE.get(value, _ABSENT)
+    if known is not _ABSENT:
+        return known  # type: ignore[return-value]
+    address: IpAddress | None
     try:
-        address = ipaddress.ip_address(value)
+        parsed = ipaddress.ip_address(value)
     except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv4Address):
-        return ipaddress.IPv6Address(b"\x00" * 10 + b"\xff\xff" + address.packed)
-    if address.scope_id is not None:
-        return None
+        address = None
+    else:
+        if isinstance(parsed, ipaddress.IPv4Address):
+            address = ipaddress.IPv6Address(b"\x00" * 10 + b"\xff\xff" + parsed.packed)
+        else:
+            address = None if parsed.scope_id is not None else parsed
+    if len(_IP_CACHE) >= _IP_CACHE_SIZE:
+        _IP_CACHE.clear()
+    _IP_CACHE[value] = address
     return address
+
+
+# Parsing an address in Python costs microseconds, and logs repeat a few addresses endlessly.
+# Addresses are immutable, so one object can serve every event that spells it the same way.
+_IP_CACHE: dict[str, IpAddress | None] = {}
+_IP_CACHE_SIZE: Final = 1 << 16
+_ABSENT: Final = object()
 
 
 def format_ip(address: IpAddress) -> str:
