@@ -99,11 +99,15 @@ class EqliteFastEngine(Engine):
         self.workers = workers
 
     def setup(self, rules: Sequence[Rule], paths: Sequence[str]) -> dict[str, str]:
+        from eqlite.scheduler import fast
         from eqlite.scheduler.fast import FastExecution, read_sample, run_paths
         from eqlite.semantic.schema import Schema
 
         self.run_paths = run_paths
         self.execution = FastExecution(rules, Schema.ecs(), read_sample(paths))
+        settle = getattr(fast, "settle_for_run", None)  # as eqlite run does (absent in older commits)
+        if settle is not None:
+            settle()
         return {run.rule.rule_id: f"{run.status}: {run.error}" for run in self.execution.runs if run.status != "ok"}
 
     def run(self, paths: Sequence[str]) -> RunOutcome:

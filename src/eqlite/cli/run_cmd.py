@@ -45,7 +45,7 @@ from eqlite.rules import Rule, load_builtin_rules, load_rules
 from eqlite.runtime.search import Hit, hit_events
 from eqlite.scheduler.datemath import TimeError, display, parse_duration, parse_instant
 from eqlite.scheduler.executor import Execution, RuleRun
-from eqlite.scheduler.fast import FastExecution, read_sample, run_paths
+from eqlite.scheduler.fast import FastExecution, read_sample, run_paths, settle_for_run
 from eqlite.scheduler.log import ensure_tables, insert_records
 from eqlite.scheduler.replay import Pause, ReplayResult, replay
 from eqlite.scheduler.runner import MAX_SIGNALS_WARNING, schedulable
@@ -88,9 +88,10 @@ def register(commands: Any) -> None:
                              "only candidate events are sorted; reference: every event parsed and matched by "
                              "the reference engine. Both give the same alerts; the reference engine also "
                              "reports malformed lines that no rule could have matched")
-    parser.add_argument("--workers", type=_workers, default=1, metavar="N",
+    parser.add_argument("--workers", type=_workers, default="auto", metavar="N",
                         help="processes that read large NDJSON files (32 MB and more) in parallel with the fast "
-                             "engine; 'auto' for one per CPU (default 1)")
+                             f"engine; 'auto' (the default): one per CPU this process may use, at most "
+                             f"{AUTO_WORKERS_MAX}; 1: none")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary on stderr")
     replay = parser.add_argument_group("replay", "simulate Kibana's scheduled runs over the data's time span")
     replay.add_argument("--replay", action="store_true",
@@ -107,9 +108,14 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
+# Each worker holds its own candidate budget: more than a few would trade memory for little speed.
+AUTO_WORKERS_MAX = 4
+
+
 def _workers(text: str) -> int:
     if text == "auto":
-        return os.cpu_count() or 1
+        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return max(1, min(usable, AUTO_WORKERS_MAX))
     try:
         count = int(text)
     except ValueError:
@@ -264,6 +270,7 @@ def run(args: argparse.Namespace) -> int:
         if args.engine == "fast":
             fast = FastExecution(rules, Schema.ecs(), read_sample(args.paths))
             _report_rule_errors(fast.runs)
+            settle_for_run()
             run_paths(fast, args.paths, stats, index=args.index, profile=args.profile, host_id=args.host_id,
                       progress=progress.update, workers=args.workers)
             for source_problem in stats.problems:
