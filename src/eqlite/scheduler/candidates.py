@@ -19,7 +19,7 @@ import os
 import pickle
 import struct
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from eqlite.runtime.events import Event, Ordinal
@@ -28,7 +28,11 @@ from eqlite.runtime.events import Event, Ordinal
 Record = tuple[Ordinal, int, tuple[Any, ...], tuple[Any, ...]]
 
 DEFAULT_LIMIT = 200_000
-CHUNK = 4096
+CHUNK = 1024
+# Sorted runs of one store merged at a time. Reading runs back holds a chunk of each in memory, so a
+# store never keeps more than this many runs of one size: FAN_IN runs of a level become one run of
+# the next (each record is rewritten once per level, a few times in all).
+FAN_IN = 8
 _LENGTH = struct.Struct("<Q")
 
 
@@ -159,6 +163,7 @@ class CandidateStore:
         self.budget.stores.append(self)
         self._records: list[Record] = []
         self._runs: list[tuple[SpillFile, list[int]]] = []  # sorted runs: a spill file and chunk offsets
+        self._levels: list[int] = []  # of each run: how many merges made it (0: spilled or adopted as is)
         self.count = 0
 
     def __len__(self) -> int:
@@ -177,13 +182,50 @@ class CandidateStore:
         if not self._records:
             return
         self._records.sort(key=_order)
-        spill_file = self.budget.file
-        self._runs.append((spill_file, [
-            spill_file.write(_dumps(self._records[start:start + CHUNK]))
-            for start in range(0, len(self._records), CHUNK)]))
+        self._runs.append((self.budget.file, self._write(self._records)))
+        self._levels.append(0)
         self.budget.held -= len(self._records)
         self.budget.spills += 1
         self._records = []
+        self._compact()
+
+    def _write(self, records: Iterable[Record]) -> list[int]:
+        """Write sorted records to the budget's spill file as one run; its chunk offsets."""
+        spill_file = self.budget.file
+        offsets: list[int] = []
+        chunk: list[Record] = []
+        for record in records:
+            chunk.append(record)
+            if len(chunk) == CHUNK:
+                offsets.append(spill_file.write(_dumps(chunk)))
+                chunk = []
+        if chunk:
+            offsets.append(spill_file.write(_dumps(chunk)))
+        return offsets
+
+    def _compact(self) -> None:
+        """Merge FAN_IN runs of one level into one run of the next, as long as a level has that many.
+
+        >>> budget = Budget(limit=1)
+        >>> store = CandidateStore(budget)
+        >>> for n in range(40):
+        ...     store.append((((7 * n) % 40, 0, n), 1, (), (None, None, "", n, None)))
+        >>> len(store._runs) < FAN_IN * 2, [record[0][0] for record in store.sorted()] == list(range(40))
+        (True, True)
+        >>> store.close(); budget.close()
+        """
+        level = 0
+        while True:
+            chosen = [number for number, run_level in enumerate(self._levels) if run_level == level]
+            if len(chosen) < FAN_IN:
+                if level >= max(self._levels, default=0):
+                    return
+                level += 1
+                continue
+            merged = self._write(heapq.merge(*(self._read(self._runs[number]) for number in chosen), key=_order))
+            kept = [number for number in range(len(self._runs)) if number not in set(chosen)]
+            self._runs = [self._runs[number] for number in kept] + [(self.budget.file, merged)]
+            self._levels = [self._levels[number] for number in kept] + [level + 1]
 
     def export(self) -> tuple[list[list[int]], int]:
         """Spill what is in memory; the runs (in the budget's spill file) and the count, for :meth:`adopt`."""
@@ -194,7 +236,9 @@ class CandidateStore:
     def adopt(self, spill_file: SpillFile, runs: list[list[int]], count: int) -> None:
         """Take over sorted runs another store wrote to ``spill_file`` (a worker's)."""
         self._runs.extend((spill_file, offsets) for offsets in runs)
+        self._levels.extend(0 for _ in runs)
         self.count += count
+        self._compact()
 
     @staticmethod
     def _read(run: tuple[SpillFile, list[int]]) -> Iterator[Record]:
@@ -215,6 +259,7 @@ class CandidateStore:
         """Forget the records (the spill file belongs to the budget)."""
         self.budget.held -= len(self._records)
         self._runs = []
+        self._levels = []
         self._records = []
 
 

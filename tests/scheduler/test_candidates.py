@@ -1,0 +1,62 @@
+"""The candidate store: bounded memory, sorted runs on disk, merges that keep few runs per store."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from pathlib import Path
+
+import pytest
+
+from eqlite.scheduler import candidates
+from eqlite.scheduler.candidates import Budget, CandidateStore, SpillFile
+
+
+def _record(position: int, timestamp: int) -> candidates.Record:
+    address = ipaddress.IPv6Address(position)
+    return ((timestamp, None, position), 1, ([(address, f"key-{position}")],), ("idx", f"id-{position}", "f", position,
+                                                                             ("f", position * 10)))
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 1024])
+def test_many_spills_read_back_in_order_with_few_runs(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    monkeypatch.setattr(candidates, "CHUNK", chunk)
+    budget = Budget(limit=13)
+    stores = [CandidateStore(budget) for _ in range(3)]
+    expected: list[list[candidates.Record]] = [[] for _ in stores]
+    order = list(range(3000))
+    random.Random(5).shuffle(order)
+    for position in order:
+        record = _record(position, timestamp=position // 3)
+        number = position % 3
+        stores[number].append(record)
+        expected[number].append(record)
+    assert budget.spills > 100 and candidates.FAN_IN == 8
+    for store, records in zip(stores, expected, strict=True):
+        # Every level keeps fewer than FAN_IN (8) runs: far fewer runs than the store's 30-odd spills.
+        assert len(store._runs) <= 14
+        assert list(store.sorted()) == sorted(records, key=lambda record: record[0])
+        assert len(store) == len(records)
+    budget.close()
+
+
+def test_adopted_runs_merge_into_the_parents_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs a worker wrote to its own file are merged, read from there, into the parent's file."""
+    monkeypatch.setattr(candidates, "FAN_IN", 1000)  # the worker leaves many runs (as several workers would)
+    worker_budget = Budget(limit=4, path=str(tmp_path / "worker.spill"))
+    worker_store = CandidateStore(worker_budget)
+    records = [_record(position, timestamp=1000 - position) for position in range(200)]
+    for record in records:
+        worker_store.append(record)
+    runs, count = worker_store.export()
+    worker_budget.file.close(delete=False)
+
+    monkeypatch.setattr(candidates, "FAN_IN", 8)
+    parent_budget = Budget(limit=4)
+    parent_store = CandidateStore(parent_budget)
+    spill = SpillFile.open(str(tmp_path / "worker.spill"))
+    parent_budget.adopted.append(spill)
+    parent_store.adopt(spill, runs, count)
+    assert len(runs) >= 40 and len(parent_store._runs) <= 14
+    assert list(parent_store.sorted()) == sorted(records, key=lambda record: record[0])
+    parent_budget.close()
