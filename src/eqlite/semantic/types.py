@@ -312,30 +312,20 @@ def coerce_ip(value: object) -> IpAddress | None:
     """
     if not isinstance(value, str):
         return None
-    known = _IP_CACHE.get(value, _ABSENT)
-    if known is not _ABSENT:
-        return known  # type: ignore[return-value]
-    address: IpAddress | None
-    try:
-        parsed = ipaddress.ip_address(value)
-    except ValueError:
-        address = None
-    else:
-        if isinstance(parsed, ipaddress.IPv4Address):
-            address = ipaddress.IPv6Address(b"\x00" * 10 + b"\xff\xff" + parsed.packed)
-        else:
-            address = None if parsed.scope_id is not None else parsed
-    if len(_IP_CACHE) >= _IP_CACHE_SIZE:
-        _IP_CACHE.clear()
-    _IP_CACHE[value] = address
-    return address
+    return _parse_ip(value)
 
 
 # Parsing an address in Python costs microseconds, and logs repeat a few addresses endlessly.
 # Addresses are immutable, so one object can serve every event that spells it the same way.
-_IP_CACHE: dict[str, IpAddress | None] = {}
-_IP_CACHE_SIZE: Final = 1 << 16
-_ABSENT: Final = object()
+@lru_cache(maxsize=1 << 16)
+def _parse_ip(text: str) -> IpAddress | None:
+    try:
+        parsed = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(parsed, ipaddress.IPv4Address):
+        return ipaddress.IPv6Address(b"\x00" * 10 + b"\xff\xff" + parsed.packed)
+    return None if parsed.scope_id is not None else parsed
 
 
 def format_ip(address: IpAddress) -> str:
