@@ -12,7 +12,7 @@ import pytest
 from eqlite.demo import DemoConfig, write_ndjson
 from eqlite.errors import QueryError
 from eqlite.rules import Rule, load_builtin_rules, load_rules
-from eqlite.runtime.search import EventHit
+from eqlite.runtime.search import EventHit, SearchResult
 from eqlite.scheduler import fast as fast_module
 from eqlite.scheduler.executor import Execution, RuleRun
 from eqlite.scheduler.fast import FastExecution, read_sample, run_paths
@@ -320,3 +320,32 @@ def test_workers_give_the_same_results(small_demo_file: Path, tmp_path: Path, wo
         assert not execution.spill_folders
     assert results[0] == results[1]
     assert results[0][1] and any(results[0][0])
+
+
+def test_streamed_hits_read_in_batches_match_the_reference(small_demo_file: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """finish_each(hydrated=False), as eqlite run reads it: event rules' hits are read from the store a
+    batch at a time (after spills), and give the reference engine's hits in its order."""
+    from eqlite.scheduler.fast import StreamedHits
+
+    rules = _corpus_rules(120)
+    reference = _reference(rules, Schema.ecs(), small_demo_file)
+    budget = fast_module.Budget
+    monkeypatch.setattr(fast_module, "Budget", lambda: budget(limit=97))
+    execution = FastExecution(rules, Schema.ecs(), read_sample([str(small_demo_file)]))
+    run_paths(execution, [str(small_demo_file)], SourceStats())
+    assert execution.budget.spills > 10
+    streamed = 0
+    for run, theirs in zip(execution.finish_each(hydrated=False), reference, strict=True):
+        if run.result is None:
+            assert _signature(run) == _signature(theirs)
+            continue
+        hits = run.result.hits
+        streamed += isinstance(hits, StreamedHits) and len(hits) > 7
+        batches = [hits[start:start + 7] for start in range(0, len(hits), 7)]
+        read = [hit for batch in batches for hit in batch]
+        assert len(read) == len(hits) == len(theirs.result.hits)  # type: ignore[union-attr]
+        execution.hydrate(read)
+        run.result = SearchResult(run.result.kind, read, run.result.stats)
+        assert _signature(run) == _signature(theirs), run.rule.name
+    assert streamed >= 3

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -93,7 +93,8 @@ class SearchStats:
 @dataclass(slots=True)
 class SearchResult:
     kind: Literal["event", "sequence", "sample"]
-    hits: list[Hit]
+    # A list, except where a caller asked for hits read lazily (see ``FastExecution.finish_each``).
+    hits: Sequence[Hit]
     stats: SearchStats = field(default_factory=SearchStats)
 
 

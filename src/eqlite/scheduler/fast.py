@@ -17,6 +17,7 @@ to the reference engine's, which the differential tests check.
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import re
 import shutil
@@ -24,12 +25,13 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, overload
 
 import orjson
 
 from eqlite.plan import ir
 from eqlite.plan.prefilter import Requirement, candidate_literals, requirement
+from eqlite.plan.query import EventPlan
 from eqlite.rules import Rule
 from eqlite.runtime.access import CachingReaders, EventView
 from eqlite.runtime.codegen import SourceCompiler
@@ -37,6 +39,7 @@ from eqlite.runtime.events import Event, Timeline
 from eqlite.runtime.literals import LiteralScanner
 from eqlite.runtime.search import (
     CompiledQuery,
+    EventHit,
     Hit,
     SchemaBound,
     SearchResult,
@@ -544,10 +547,12 @@ class FastExecution:
             for rule_run in self.runs:
                 rule = fast_runs.get(id(rule_run))
                 if rule is not None:
-                    self._finish_rule(rule)
+                    self._finish_rule(rule, streamed=not hydrated)
                     if hydrated and rule_run.result is not None:
                         self.hydrate(rule_run.result.hits)
                 yield rule_run
+                if rule is not None:
+                    rule.candidates.close()  # streamed hits read it until now
         finally:
             close_readers(self._readers)
             self.budget.close()
@@ -561,18 +566,71 @@ class FastExecution:
             for event in hit_events(hit):
                 hydrate(event, self._readers, source_of)
 
-    def _finish_rule(self, rule: _FastRule) -> None:
+    def _finish_rule(self, rule: _FastRule, streamed: bool = False) -> None:
         rule.stats.candidates = len(rule.candidates)
         rule.stats.documents = self.stats.lines
-        events = (to_event(record) for record in rule.candidates.sorted())
-        hits = apply_limits(rule.compiled._match(events, rule.stats, rule.missing), rule.compiled.plan,
-                            rule.compiled.options)
+        plan, options = rule.compiled.plan, rule.compiled.options
+        hits: Sequence[Hit]
+        if streamed and isinstance(plan.body, EventPlan) and not plan.pipes and options.size is None:
+            # Every candidate of an event query is a hit, in candidate order: read them when asked.
+            hits = StreamedHits(rule.candidates)
+        else:
+            events = (to_event(record) for record in rule.candidates.sorted())
+            hits = apply_limits(rule.compiled._match(events, rule.stats, rule.missing), plan, options)
+            rule.candidates.close()
         rule.stats.script_errors = rule.compiled.script_errors.count
         rule.stats.last_script_error = rule.compiled.script_errors.last
         rule.run.result = SearchResult(rule.compiled.kind, hits, rule.stats)
         rule.run.events_seen = self.stats.lines
-        rule.candidates.close()
         rule.missing = {}
+
+
+class StreamedHits(Sequence[Hit]):
+    """The hits of an event query, made from its candidate store as they are read, in order.
+
+    A rule that matches millions of events would otherwise hold a hit object per match. Reading
+    slices in increasing order (as alerts are written, a batch at a time) passes over the store
+    once; reading backwards starts over. Valid until the store is closed.
+    """
+
+    def __init__(self, store: CandidateStore) -> None:
+        self._store = store
+        self._count = len(store)
+        self._records: Iterator[Any] = iter(())
+        self._next = self._count  # forces a fresh pass on first use
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Hit]:
+        for record in self._store.sorted():
+            yield EventHit(to_event(record))
+
+    def _take(self, start: int, stop: int) -> list[Hit]:
+        if start < self._next:
+            self._records, self._next = iter(self._store.sorted()), 0
+        for _ in range(start - self._next):
+            next(self._records)
+        taken: list[Hit] = [EventHit(to_event(record)) for record in itertools.islice(self._records, stop - start)]
+        self._next = start + len(taken)
+        return taken
+
+    @overload
+    def __getitem__(self, index: int) -> Hit: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Hit]: ...
+
+    def __getitem__(self, index: int | slice) -> Hit | list[Hit]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._count)
+            if step != 1:
+                return list(self)[index]
+            return self._take(start, max(start, stop))
+        position = index + self._count if index < 0 else index
+        if not 0 <= position < self._count:
+            raise IndexError(index)
+        return self._take(position, position + 1)[0]
 
 
 def _is_envelope(document: dict[str, Any]) -> bool:
