@@ -13,6 +13,7 @@ import ipaddress
 import re
 import socket
 import struct
+from functools import lru_cache
 from typing import Any
 
 _IP_CACHE: dict[str, bool] = {}
@@ -123,8 +124,6 @@ _BLANKS = re.compile(r"[ \t]+")
 _QUOTED_RUNS = re.compile(r'(?:[^ \t"]|"[^"]*(?:"|\Z))+')
 
 
-_ARGV_CACHE: dict[str, tuple[str, ...]] = {}
-_QUOTE_SPLIT_CACHE: dict[str, tuple[str, ...]] = {}
 _HASH_CACHE: dict[str, tuple[tuple[str, str], ...]] = {}
 _CACHE_MAX = 4096
 
@@ -139,15 +138,13 @@ def command_line_to_argv(cmd: str) -> list[str]:
     >>> command_line_to_argv('a "b c" d\\"e "f""g"')
     ['a', 'b c', 'd"e', 'f"g']
     """
-    # The same command lines come back again and again (service hosts, parents): keep recent splits.
-    hit = _ARGV_CACHE.get(cmd)
-    if hit is not None:
-        return list(hit)
-    args = _split_argv(cmd)
-    if len(_ARGV_CACHE) >= _CACHE_MAX:
-        _ARGV_CACHE.clear()
-    _ARGV_CACHE[cmd] = tuple(args)
-    return args
+    return list(_argv_once(cmd))
+
+
+# The same command lines come back again and again (service hosts, parents): keep recent splits.
+@lru_cache(maxsize=4096)
+def _argv_once(cmd: str) -> tuple[str, ...]:
+    return tuple(_split_argv(cmd))
 
 
 def _split_argv(cmd: str) -> list[str]:
@@ -208,14 +205,12 @@ def quote_aware_split(cmd: str) -> list[str]:
     >>> quote_aware_split('"C:\\\\a b.exe" cl  x')
     ['"C:\\\\a b.exe"', 'cl', '', 'x']
     """
-    hit = _QUOTE_SPLIT_CACHE.get(cmd)
-    if hit is not None:
-        return list(hit)
-    out = _quote_aware_split(cmd)
-    if len(_QUOTE_SPLIT_CACHE) >= _CACHE_MAX:
-        _QUOTE_SPLIT_CACHE.clear()
-    _QUOTE_SPLIT_CACHE[cmd] = tuple(out)
-    return out
+    return list(_quote_aware_split_once(cmd))
+
+
+@lru_cache(maxsize=4096)
+def _quote_aware_split_once(cmd: str) -> tuple[str, ...]:
+    return tuple(_quote_aware_split(cmd))
 
 
 def _quote_aware_split(cmd: str) -> list[str]:

@@ -19,7 +19,7 @@ from eqlite.sources.windows.codegen import (
     drop_values,
 )
 from eqlite.sources.windows.profile import PROFILES, Profile
-from eqlite.sources.windows.records import WinRecord, prepare_event_data
+from eqlite.sources.windows.records import WinRecord, evtx_event_id, prepare_event_data
 
 # Layouts (event data key tuples) remembered per kind; past that the table starts afresh.
 _MAX_LAYOUTS = 256
@@ -128,14 +128,9 @@ class Mapper:
         system = event.get("System")
         if type(system) is not dict:
             return None
-        event_id = system.get("EventID")
-        if type(event_id) is not int:
-            if type(event_id) is dict:
-                event_id = event_id.get("#text")
-            try:
-                event_id = int(event_id)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                return None
+        event_id = evtx_event_id(system)
+        if event_id is None:
+            return None
         channel = system.get("Channel") or ""
         if type(channel) is not str:
             return None

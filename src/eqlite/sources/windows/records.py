@@ -197,6 +197,23 @@ def _guid_attr(attrs: dict[str, Any], key: str) -> str | None:
     return "{" + str(value).strip("{}") + "}" if value else None
 
 
+def evtx_event_id(system: dict[str, Any]) -> int | None:
+    """The numeric ``EventID`` of an evtx ``System`` element (a number, or ``{"#text": ...}``); else None.
+
+    >>> evtx_event_id({"EventID": 4688}), evtx_event_id({"EventID": {"#text": "1"}}), evtx_event_id({})
+    (4688, 1, None)
+    """
+    eid = system.get("EventID")
+    if type(eid) is int:
+        return eid
+    if type(eid) is dict:
+        eid = eid.get("#text")
+    try:
+        return int(eid)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
 def from_evtx(event: dict[str, Any]) -> WinRecord:
     """Normalize one record as the ``evtx`` package prints it (``json.loads(record["data"])["Event"]``).
 
@@ -207,14 +224,9 @@ def from_evtx(event: dict[str, Any]) -> WinRecord:
     system = event.get("System")
     if type(system) is not dict:
         raise RecordError("record has no System element")
-    eid = system.get("EventID")
-    if type(eid) is not int:
-        if type(eid) is dict:
-            eid = eid.get("#text")
-        try:
-            eid = int(eid)  # type: ignore[arg-type]
-        except (TypeError, ValueError) as exc:
-            raise RecordError(f"record has no numeric EventID: {eid!r}") from exc
+    eid = evtx_event_id(system)
+    if eid is None:
+        raise RecordError(f"record has no numeric EventID: {system.get('EventID')!r}")
     created = _attrs(system.get("TimeCreated")).get("SystemTime")
     rec: WinRecord = {
         "channel": system.get("Channel") or "",
