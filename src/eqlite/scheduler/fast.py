@@ -337,13 +337,19 @@ class FastExecution:
 
     def check_line(self, raw: bytes, path: str, line: int) -> None:
         """Report a skipped line that is not a JSON object (it is counted as skipped all the same)."""
+        self._parse_object(raw, path, line)
+
+    def _parse_object(self, raw: bytes, path: str, line: int) -> dict[str, Any] | None:
+        """The line's JSON object; None, reported as a problem of ``path:line``, when it is not one."""
         try:
             document = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
             self.problems.problem(path, line, f"not valid JSON: {error}")
-            return
+            return None
         if not isinstance(document, dict):
             self.problems.problem(path, line, f"expected a JSON object, found {type(document).__name__}")
+            return None
+        return document
 
     def feed_line(self, raw: bytes, path: str, line: int, index: str | None = None,
                   offset: int | None = None) -> None:
@@ -359,13 +365,8 @@ class FastExecution:
         if not stages and not self._free:
             self.stats.skipped += 1
             return
-        try:
-            document = orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            self.problems.problem(path, line, f"not valid JSON: {error}")
-            return
-        if not isinstance(document, dict):
-            self.problems.problem(path, line, f"expected a JSON object, found {type(document).__name__}")
+        document = self._parse_object(raw, path, line)
+        if document is None:
             return
         self.stats.parsed += 1
         if _is_envelope(document):
