@@ -42,7 +42,6 @@ class LiteralScanner:
         self.literals = [literal.lower() for literal in literals]
         self._engine = "none"
         self._database: Any = None
-        self._every_match: Any = None
         self._shape_match: Any = None
         self._automaton: Any = None
         if not self.literals:
@@ -87,7 +86,11 @@ class LiteralScanner:
         (False, False)
         """
         if self._database is None:
-            return self.ends(block), False
+            if self._automaton is None:
+                return [], False
+            # ASCII lower-casing keeps byte offsets (a UTF-8 decode would not).
+            text = block.lower().decode("latin-1")
+            return [end + 1 for end, _ in self._automaton.iter(text)], False
         if self._shape_match is None:
             self._shape_match = self._compile(_hyperscan.HS_FLAG_CASELESS, _SHAPE_BREAKS)
         found: list[int] = []
@@ -113,22 +116,7 @@ class LiteralScanner:
         >>> sorted(LiteralScanner(["mmc.exe"]).ends(b'a\\nrun MMC.exe\\nb mmc.exe\\n'))
         [13, 23]
         """
-        if self._database is not None:
-            if self._every_match is None:
-                self._every_match = self._compile(_hyperscan.HS_FLAG_CASELESS)
-            found: list[int] = []
-            append = found.append
-
-            def on_match(identifier: int, start: int, end: int, flags: int, context: Any) -> None:
-                append(end)
-
-            self._every_match.scan(block, match_event_handler=on_match)
-            return found
-        if self._automaton is not None:
-            # ASCII lower-casing keeps byte offsets (a UTF-8 decode would not).
-            text = block.lower().decode("latin-1")
-            return [end + 1 for end, _ in self._automaton.iter(text)]
-        return []
+        return self.ends_and_shape(block)[0]
 
     def scan(self, line: bytes) -> set[int]:
         """Ids of the literals that occur in ``line`` (in any ASCII case)."""
