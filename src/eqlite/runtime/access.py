@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from eqlite.semantic.schema import MISSING, FieldInfo, Schema, indexed_values
+from eqlite.semantic.schema import MISSING, FieldInfo, Schema, field_coercer
 from eqlite.semantic.types import Family
 
 Document = Mapping[str, Any]
@@ -124,15 +124,24 @@ def make_reader(schema: Schema | None, name: str) -> Reader:
     source_name = schema.resolve(name) if schema is not None else name
     if info is None or info.is_container:
         return lambda document: _plain_values(raw_values(document, source_name))
-    resolved = info
     if info.family is Family.KEYWORD and info.null_value is None and info.constant_value is None:
         return _keyword_reader(source_name, info)
+    coerce = field_coercer(info)
+    absent: tuple[Any, ...] = () if info.constant_value is None else (info.constant_value,)
 
     def read(document: Document) -> tuple[Any, ...]:
+        # indexed_values(info, ...), with the field's coercion looked up once
         raw = raw_values(document, source_name)
-        if raw is None:
-            return indexed_values(resolved, MISSING)
-        return indexed_values(resolved, raw if len(raw) != 1 else raw[0])
+        if raw:
+            if len(raw) == 1:
+                value = coerce(raw[0])
+                if value is not None:
+                    return (value,)
+            else:
+                found = tuple(value for item in raw if (value := coerce(item)) is not None)
+                if found:
+                    return found
+        return absent
 
     return read
 
@@ -141,16 +150,18 @@ def _keyword_reader(source_name: str, info: FieldInfo) -> Reader:
     """Keyword fields are most of what rules read: strings pass through unless too long."""
     limit = info.ignore_above
     short = limit // 2 if limit is not None else None  # no string this short can exceed it in UTF-16
+    coerce = field_coercer(info)
 
     def read(document: Document) -> tuple[Any, ...]:
         raw = raw_values(document, source_name)
         if not raw:
             return ()
-        if len(raw) == 1:
-            value = raw[0]
-            if type(value) is str and (short is None or len(value) <= short):
-                return (value,)
-        return indexed_values(info, raw if len(raw) != 1 else raw[0])
+        for value in raw:
+            if type(value) is not str or (short is not None and len(value) > short):
+                break
+        else:
+            return tuple(raw)
+        return tuple(value for item in raw if (value := coerce(item)) is not None)
 
     return read
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
+from eqlite.semantic.types import utf16_len
+
 LONG_MIN = -(2**63)
 LONG_MAX = 2**63 - 1
 
@@ -143,4 +145,4 @@ def utf16_length(text: str) -> int:
     >>> utf16_length("a😀")
     3
     """
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    return utf16_len(text)

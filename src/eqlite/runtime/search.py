@@ -152,8 +152,13 @@ class SchemaBound:
                 readers.append((self._expression_values(key.expr), key.optional))
 
         def keys_of(document: Any) -> list[KeyValue]:
-            return key_combinations((read(document), optional) for read, optional in readers)
+            columns = [read(document) for read, _ in readers]
+            for values in columns:
+                if len(values) != 1 or values[0] is None:
+                    return key_combinations(zip(columns, optionals, strict=True))
+            return [tuple(values[0] for values in columns)]  # one value per key, the usual case
 
+        optionals = [optional for _, optional in readers]
         return keys_of
 
     def _expression_values(self, expr: ast.Expr) -> Callable[[Document], tuple[Any, ...]]:

@@ -23,7 +23,8 @@ import re
 import shutil
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import IO, Any, overload
 
@@ -252,6 +253,13 @@ class FastExecution:
         self._scanner = LiteralScanner(self._literals)
         self._trigger_scanner = LiteralScanner(self._literals[:trigger_count])
         self.stats.scanner = self._scanner.engine
+        # The free stages of each category, grouped by rule, to add to the triggered ones in one step.
+        self._free_groups: dict[tuple[str, str] | None, list[tuple[int, frozenset[int]]]] = {}
+        for key, refs in self._free.items():
+            by_rule: dict[int, set[int]] = defaultdict(set)
+            for rule_number, stage_number in refs:
+                by_rule[rule_number].add(stage_number)
+            self._free_groups[key] = [(number, frozenset(found)) for number, found in by_rule.items()]
         self._category_readers: dict[str, Callable[[Any], tuple[Any, ...]]] = {
             category_field: CachingReaders(self.schema)(category_field)
             for category_field, _ in (key for key in self._free if key is not None)
@@ -401,8 +409,8 @@ class FastExecution:
         self._evaluate(record.source, stages, position, record.index, record.id, record.path,
                        record.position, record.source, None, all_stages=stages is self._every)
 
-    def _evaluate(self, source: dict[str, Any], stages: dict[int, set[int]], position: int, index: str | None,
-                  doc_id: str | None, path: str, line: int, locator: Any, raw: bytes | None = None,
+    def _evaluate(self, source: dict[str, Any], stages: Mapping[int, AbstractSet[int]], position: int,
+                  index: str | None, doc_id: str | None, path: str, line: int, locator: Any, raw: bytes | None = None,
                   all_stages: bool = False) -> None:
         id_index = index or ""  # the id hashes the index the line was read under, before any data stream guess
         if index is None:
@@ -412,13 +420,17 @@ class FastExecution:
         visible = self._visible_rules(index)
         view = EventView(source)
         if not all_stages and self._free:
-            stages = {number: set(found) for number, found in stages.items()}
-            for ref in self._free.get(None, ()):
-                stages.setdefault(ref[0], set()).add(ref[1])
+            merged: dict[int, AbstractSet[int]] = dict(stages)
+            groups = self._free_groups
+            for rule_number, free in groups.get(None, ()):
+                found = merged.get(rule_number)
+                merged[rule_number] = free if found is None else found | free
             for category_field, read in self._category_readers.items():
                 for category in read(view):
-                    for ref in self._free.get((category_field, category), ()):
-                        stages.setdefault(ref[0], set()).add(ref[1])
+                    for rule_number, free in groups.get((category_field, category), ()):
+                        found = merged.get(rule_number)
+                        merged[rule_number] = free if found is None else found | free
+            stages = merged
         times: dict[tuple[str, str | None, bool], Event | None] = {}
         for rule_number, numbers in stages.items():
             if rule_number not in visible:

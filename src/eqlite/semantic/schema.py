@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
 from eqlite.errors import EqliteError
-from eqlite.semantic.types import SLASHED_DYNAMIC_FORMAT, Family, coerce_value, family_of, parse_date
+from eqlite.semantic.types import SLASHED_DYNAMIC_FORMAT, Family, coerce_value, family_of, parse_date, value_coercer
 
 __all__ = [
     "DEFAULT_DYNAMIC_DATE_FORMATS",
@@ -504,6 +504,20 @@ def coerce_for_field(field_info: FieldInfo | str, value: object) -> object:
         scaling_factor=field_info.scaling_factor,
         date_format=field_info.date_format,
     )
+
+
+def field_coercer(field_info: FieldInfo) -> Callable[[object], object]:
+    """``coerce_for_field(field_info, ·)``, with the field's type and options looked up once.
+
+    >>> field_coercer(FieldInfo("f", "keyword", null_value="NULL"))(None)
+    'NULL'
+    """
+    coerce = value_coercer(field_info.type, ignore_above=field_info.ignore_above,
+                           scaling_factor=field_info.scaling_factor, date_format=field_info.date_format)
+    null_value = field_info.null_value
+    if null_value is None:
+        return coerce
+    return lambda value: coerce(null_value if value is None else value)
 
 
 def indexed_values(field_info: FieldInfo | str, value: object) -> tuple[object, ...]:

@@ -43,6 +43,7 @@ __all__ = [
     "parse_date",
     "parse_date_nanos",
     "utf16_len",
+    "value_coercer",
     "version_key",
 ]
 
@@ -140,7 +141,9 @@ def utf16_len(text: str) -> int:
     >>> utf16_len("a😀"), len("a😀")
     (3, 2)
     """
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 # ---------------------------------------------------------------------------- numbers
@@ -287,7 +290,8 @@ def coerce_keyword(value: object, ignore_above: int | None = None) -> str | None
     text = _json_text(value)
     if text is None:
         return None
-    if ignore_above is not None and utf16_len(text) > ignore_above:
+    # A string no longer than half the limit cannot pass it, whatever its characters.
+    if ignore_above is not None and 2 * len(text) > ignore_above and utf16_len(text) > ignore_above:
         return None
     return text
 
@@ -601,10 +605,32 @@ def coerce_date(value: object, es_type: str = "date", date_format: str | None = 
     >>> coerce_date("1969-12-31T23:59:59Z", "date_nanos") is None
     True
     """
-    if es_type == "date_nanos":
-        return parse_date_nanos(value, date_format)
-    nanos = parse_date(value, date_format or DATE_DEFAULT_FORMAT)
-    return None if nanos is None else nanos - nanos % _NS_PER_MS
+    return date_coercer(es_type, date_format)(value)
+
+
+@lru_cache(maxsize=256)
+def date_coercer(es_type: str = "date", date_format: str | None = None) -> Callable[[object], int | None]:
+    """:func:`coerce_date` for one type and format, with the format's parsers looked up once."""
+    nanos_type = es_type == "date_nanos"
+    parsers = _date_parsers(date_format or (DATE_NANOS_DEFAULT_FORMAT if nanos_type else DATE_DEFAULT_FORMAT))
+
+    def coerce(value: object) -> int | None:
+        if isinstance(value, bool):
+            return None
+        text = _json_text(value)
+        if text is None:
+            return None
+        for parser in parsers:
+            nanos = parser(text)
+            if nanos is not None:
+                break
+        else:
+            return None
+        if nanos_type:
+            return nanos if 0 <= nanos <= _MAX_DATE_NANOS else None
+        return nanos - nanos % _NS_PER_MS
+
+    return coerce
 
 
 def parse_date_nanos(value: object, date_format: str | None = None) -> int | None:
@@ -681,6 +707,33 @@ def coerce_value(
     if handler is None:
         return value
     return handler(es_type, value, ignore_above, scaling_factor, date_format)
+
+
+def value_coercer(
+    es_type: str,
+    *,
+    ignore_above: int | None = None,
+    scaling_factor: float | None = None,
+    date_format: str | None = None,
+) -> Callable[[object], object]:
+    """:func:`coerce_value` for one type and its options, with the type's handler looked up once.
+
+    >>> value_coercer("long")("49152"), value_coercer("keyword", ignore_above=2)("abc")
+    (49152, None)
+    """
+    family = family_of(es_type)
+    if family is Family.DATE:
+        return date_coercer(es_type, date_format)
+    handler = _COERCERS.get(family)
+    if handler is None:
+        return lambda value: value
+
+    def coerce(value: object) -> object:
+        if value is None:
+            return None
+        return handler(es_type, value, ignore_above, scaling_factor, date_format)
+
+    return coerce
 
 
 _Coercer = Callable[[str, object, int | None, float | None, str | None], object]

@@ -33,8 +33,9 @@ def stable_id(index: str, line: int, raw: bytes) -> str:
     >>> stable_id("events", 1, b'{"a":1}') == stable_id("events", 1, b'{"a":1}')
     True
     """
-    digest = hashlib.sha256(f"{index}\n{line}\n".encode() + raw).digest()
-    return base64.urlsafe_b64encode(digest).decode("ascii")[:20]
+    digest = hashlib.sha256(f"{index}\n{line}\n".encode())
+    digest.update(raw)  # not prefix + raw: that copies the line
+    return base64.urlsafe_b64encode(digest.digest()).decode("ascii")[:20]
 
 
 def index_for_path(path: str) -> str:
