@@ -18,7 +18,7 @@ from eqlite.errors import AnalysisError
 from eqlite.plan import ir
 from eqlite.runtime import functions, java
 from eqlite.runtime.access import Document, FieldReaders
-from eqlite.runtime.patterns import fold, regex_matcher, wildcard_matcher
+from eqlite.runtime.patterns import fold, regex_matcher, wildcard_matcher, wildcards_matcher
 from eqlite.semantic.schema import FieldInfo, coerce_for_field
 from eqlite.semantic.types import Family, format_ip, version_key
 from eqlite.syntax import ast
@@ -167,17 +167,10 @@ class Compiler:
         return test
 
     def _wildcard(self, pred: ir.Wildcard) -> Predicate:
-        if pred.insensitive:
-            # Fold each value once, not once per pattern.
-            read = self.readers.folded(pred.field)
-            tests = tuple(wildcard_matcher(pattern, True, folded_input=True) for pattern in pred.patterns)
-        else:
-            read = self.readers(pred.field)
-            tests = tuple(wildcard_matcher(pattern, False) for pattern in pred.patterns)
-        if len(tests) == 1:
-            only = tests[0]
-            return lambda document: any(isinstance(v, str) and only(v) for v in read(document))
-        return lambda document: any(isinstance(v, str) and any(t(v) for t in tests) for v in read(document))
+        # Case-insensitive: each value is folded once (by its reader), not once per pattern.
+        read = self.readers.folded(pred.field) if pred.insensitive else self.readers(pred.field)
+        test = wildcards_matcher(pred.patterns, pred.insensitive, folded_input=True)
+        return lambda document: any(isinstance(v, str) and test(v) for v in read(document))
 
     def _prefix(self, pred: ir.Prefix) -> Predicate:
         read = self.readers(pred.field)

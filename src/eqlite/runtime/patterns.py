@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import re2
 
@@ -50,6 +51,8 @@ def _star_only_matcher(parts: tuple[str, ...]) -> StringTest:
     literals = [part for part in parts if part != ANY]
     anchored_start = parts[0] != ANY
     anchored_end = parts[-1] != ANY
+    if not literals:
+        return lambda value: True  # "*" alone
     if len(parts) == 1:
         exact = parts[0]
         return lambda value: value == exact
@@ -119,8 +122,83 @@ def _matcher(parts: tuple[str, ...]) -> StringTest:
         # then the rest is plain string work.
         rest = _star_only_matcher(parts[leading:])
         return lambda value: len(value) >= leading and rest(value[leading:])
-    compiled = re2.compile(wildcard_regex(WildcardPattern(parts)))
-    return lambda value: compiled.fullmatch(value) is not None
+    return full_match_test(re2.compile(wildcard_regex(WildcardPattern(parts))))
+
+
+# Patterns in one ``field : (...)`` list from which one RE2 expression, tried once per value,
+# beats a string test per pattern.
+COMBINE_AT = 4
+
+
+def wildcards_matcher(patterns: tuple[WildcardPattern, ...], insensitive: bool, *,
+                      folded_input: bool = False) -> StringTest:
+    """A test of whole strings against any of several wildcard patterns.
+
+    Short lists are tried a pattern at a time (see :func:`wildcard_matcher`); longer ones as
+    one RE2 alternation, a single linear-time pass over the value whatever the number of patterns.
+
+    >>> from eqlite.plan.translate import eql_wildcard
+    >>> test = wildcards_matcher(tuple(eql_wildcard(p) for p in ("a*", "*b", "c?d", "e")), True)
+    >>> test("Ab"), test("CxD"), test("x"), test("E")
+    (True, True, False, True)
+    """
+    if len(patterns) < COMBINE_AT:
+        tests = tuple(wildcard_matcher(pattern, insensitive, folded_input=folded_input) for pattern in patterns)
+        if len(tests) == 1:
+            return tests[0]
+        return lambda value: any(test(value) for test in tests)
+    branches = (wildcard_regex(_folded_pattern(pattern) if insensitive else pattern).removeprefix("(?s)")
+                for pattern in patterns)
+    test = full_match_test(re2.compile("(?s)(?:" + "|".join(branches) + ")"))
+    if insensitive and not folded_input:
+        return lambda value: test(fold(value))
+    return test
+
+
+_NO_MATCH = (-1, -1)
+
+
+def full_match_test(compiled: Any) -> StringTest:
+    """``compiled.fullmatch(value) is not None``, without what a yes or no does not need.
+
+    google-re2's ``fullmatch`` is written in Python around RE2: it maps byte offsets back to
+    characters and builds a match object, which costs more than the matching itself. This calls
+    RE2 on the UTF-8 text directly, when the installed wrapper behaves as this was checked
+    against (:data:`DIRECT`); otherwise it uses ``fullmatch``.
+    """
+    regexp = getattr(compiled, "_regexp", None)
+    if not DIRECT or regexp is None:
+        return lambda value: compiled.fullmatch(value) is not None
+    both = _ANCHOR_BOTH
+
+    def test(value: str) -> bool:
+        encoded = value.encode("utf-8")
+        return bool(regexp.Match(both, encoded, 0, len(encoded))[0] != _NO_MATCH)
+
+    return test
+
+
+_ANCHOR_BOTH = getattr(getattr(re2, "_Anchor", None), "ANCHOR_BOTH", None)
+
+
+def _direct_call_works() -> bool:
+    """Whether RE2 can be called under google-re2's wrapper, giving the answers of ``fullmatch``."""
+    compiled = re2.compile("(?s)(?:a.c|é*)")
+    regexp = getattr(compiled, "_regexp", None)
+    if _ANCHOR_BOTH is None or regexp is None:
+        return False
+    try:
+        for text in ("abc", "a\nc", "abcd", "", "éé", "aéc", "xabc"):
+            encoded = text.encode("utf-8")
+            direct = regexp.Match(_ANCHOR_BOTH, encoded, 0, len(encoded))[0] != _NO_MATCH
+            if direct != (compiled.fullmatch(text) is not None):
+                return False
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return True
+
+
+DIRECT = _direct_call_works()
 
 
 @lru_cache(maxsize=8192)
@@ -318,4 +396,4 @@ def regex_matcher(pattern: str, insensitive: bool, *, lucene: bool = True) -> St
         compiled = re2.compile(source, options)
     except re2.error as error:
         raise AnalysisError(f"regular expression {pattern!r} cannot be compiled: {error}") from None
-    return lambda value: compiled.fullmatch(value) is not None
+    return full_match_test(compiled)
