@@ -52,7 +52,7 @@ def test_readers_give_the_indexed_values(info: FieldInfo) -> None:
     documents += [{"f": value} for value in VALUES]
     documents += [{"f": rng.sample(VALUES, rng.randint(2, 4))} for _ in range(60)]
     for document in documents:
-        expected = indexed_values(info, document["f"] if "f" in document else MISSING)
+        expected = indexed_values(info, document.get("f", MISSING))
         assert read(document) == expected, document
 
 

@@ -195,7 +195,8 @@ class Compiler:
                 functions.cidr_contains("0.0.0.0", (block,))
             except ValueError:
                 raise AnalysisError(f"cidrMatch: {block!r} is not a CIDR block") from None
-        return lambda document: any(functions.cidr_contains(v, blocks) for v in read(document))
+        inside = functions.cidr_tester(blocks)
+        return lambda document: any(inside(v) for v in read(document))
 
     def _script(self, pred: ir.Script) -> Predicate:
         occurrences: list[ast.Field] = []
