@@ -283,8 +283,7 @@ class CompiledQuery:
             matcher = SequenceMatcher(stages, until, maxspan, self.options.max_partials)
             for stage_index, by_key in (missing or {}).items():
                 for key, times in by_key.items():
-                    for timestamp_ms in times:
-                        matcher.add_missing(stage_index, key, timestamp_ms)
+                    matcher.add_missing_times(stage_index, key, times)
             for event in candidates:
                 matcher.feed(event)
             stats.matcher = matcher.stats

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,7 +93,8 @@ class SequenceMatcher:
     stats: MatcherStats = field(default_factory=MatcherStats)
     _pending: list[dict[KeyValue, _Partial]] = field(default_factory=list)
     _until: dict[KeyValue, Ordinal] = field(default_factory=dict)
-    _missing_events: dict[int, dict[KeyValue, list[int]]] = field(default_factory=dict)
+    # times (ms) of the events that match each missing-event stage, per key: 8 bytes each
+    _missing_events: dict[int, dict[KeyValue, array[int]]] = field(default_factory=dict)
     _positive: list[int] = field(default_factory=list)
     _completed: list[tuple[Ordinal, int, _Partial, KeyValue]] = field(default_factory=list)
     _sequence_number: int = 0
@@ -117,7 +120,10 @@ class SequenceMatcher:
             stage = self.stages[index]
             if stage.matches(event):
                 for key in stage.keys(event):
-                    bucket.setdefault(key, []).append(event.timestamp_ms)
+                    times = bucket.get(key)
+                    if times is None:
+                        times = bucket[key] = array("q")
+                    times.append(event.timestamp_ms)
         if self.until is not None and self.until.matches(event):
             for key in self.until.keys(event):
                 self._until[key] = event.ordinal
@@ -192,14 +198,28 @@ class SequenceMatcher:
 
     def add_missing(self, stage_index: int, key: KeyValue, timestamp_ms: int) -> None:
         """Record an event matching a missing-event stage without feeding it (any order; sorted in results)."""
-        self._missing_events[stage_index].setdefault(key, []).append(timestamp_ms)
+        self.add_missing_times(stage_index, key, (timestamp_ms,))
+
+    def add_missing_times(self, stage_index: int, key: KeyValue, times: Iterable[int]) -> None:
+        """Record the times (ms) of several events matching a missing-event stage under ``key``.
+
+        An ``array("q")`` is taken over, not copied (the caller gives it up): a stage that
+        matches most events holds 8 bytes per event, not a Python int in a list.
+        """
+        bucket = self._missing_events[stage_index]
+        known = bucket.get(key)
+        if known is None:
+            bucket[key] = times if isinstance(times, array) and times.typecode == "q" else array("q", times)
+        else:
+            known.extend(times)
 
     def results(self) -> list[SequenceMatch]:
         """Completed sequences, ordered by their last event, after the missing-event checks."""
         self._completed.sort(key=lambda item: (item[0], item[1]))
         for bucket in self._missing_events.values():
-            for times in bucket.values():
-                times.sort()
+            for key, times in bucket.items():
+                if not all(map(operator.le, times, itertools.islice(times, 1, None))):
+                    bucket[key] = array("q", sorted(times))  # (times come mostly in order already)
         matches = []
         for _, _, partial, key in self._completed:
             if self._missing_events and not self._passes_missing_checks(partial, key):
