@@ -10,7 +10,8 @@ from eqlite.runtime.sequence import SequenceMatcher, StageRuntime
 
 
 def _event(time: int, stage: int) -> Event:
-    return Event({"stage": stage}, None, None, time, time, (time, 0, 0, time))
+    nanos = time * 1_000_000  # ``time`` in milliseconds
+    return Event({"stage": stage}, None, None, time, nanos, (nanos, 0, 0, time))
 
 
 def _matcher() -> SequenceMatcher:
