@@ -72,22 +72,21 @@ def raw_values(document: Document, name: str) -> list[Any] | None:
     >>> raw_values({"a": [{"b": 1}, {"b": [2, 3]}]}, "a.b"), raw_values({}, "a") is None
     ([1, 2, 3], True)
     """
+    return _walk(document, _path_parts(name), name)
+
+
+def _walk(document: Document, parts: tuple[str, ...], name: str) -> list[Any] | None:
+    """:func:`raw_values`, with the name already split at its dots."""
     # Fast path: plain nested objects, as Beats and Elastic Agent write them. Anything else
     # (arrays on the way, dotted keys) takes the general walk.
     node: Any = document
-    visited = []
-    for part in _path_parts(name):
+    for part in parts:
         if type(node) is not dict:
             return _general(document, name)
-        visited.append(node)
         found = node.get(part, MISSING)
         if found is MISSING:
             # A dotted key on the way ("process.name" next to "process") may still hold it.
-            for level in visited:
-                for key in level:
-                    if "." in key:
-                        return _general(document, name)
-            return None
+            return _general(document, name) if _dotted_key_on(document, parts) else None
         node = found
     if type(node) is list:
         for item in node:
@@ -97,6 +96,19 @@ def raw_values(document: Document, name: str) -> list[Any] | None:
     if type(node) is dict:
         return _general(document, name)
     return [node]
+
+
+def _dotted_key_on(document: Document, parts: tuple[str, ...]) -> bool:
+    """Whether an object along the path ``parts`` (as far as it goes) has a key with a dot."""
+    node: Any = document
+    for part in parts:
+        if type(node) is not dict:
+            return False
+        for key in node:
+            if "." in key:
+                return True
+        node = node.get(part)
+    return False
 
 
 def _general(document: Document, name: str) -> list[Any] | None:
@@ -123,15 +135,17 @@ def make_reader(schema: Schema | None, name: str) -> Reader:
     info: FieldInfo | None = schema.field(name) if schema is not None else None
     source_name = schema.resolve(name) if schema is not None else name
     if info is None or info.is_container:
-        return lambda document: _plain_values(raw_values(document, source_name))
+        plain_parts = _path_parts(source_name)
+        return lambda document: _plain_values(_walk(document, plain_parts, source_name))
     if info.family is Family.KEYWORD and info.null_value is None and info.constant_value is None:
         return _keyword_reader(source_name, info)
     coerce = field_coercer(info)
     absent: tuple[Any, ...] = () if info.constant_value is None else (info.constant_value,)
+    parts = _path_parts(source_name)
 
     def read(document: Document) -> tuple[Any, ...]:
         # indexed_values(info, ...), with the field's coercion looked up once
-        raw = raw_values(document, source_name)
+        raw = _walk(document, parts, source_name)
         if raw:
             if len(raw) == 1:
                 value = coerce(raw[0])
@@ -151,9 +165,10 @@ def _keyword_reader(source_name: str, info: FieldInfo) -> Reader:
     limit = info.ignore_above
     short = limit // 2 if limit is not None else None  # no string this short can exceed it in UTF-16
     coerce = field_coercer(info)
+    parts = _path_parts(source_name)
 
     def read(document: Document) -> tuple[Any, ...]:
-        raw = raw_values(document, source_name)
+        raw = _walk(document, parts, source_name)
         if not raw:
             return ()
         for value in raw:

@@ -151,6 +151,17 @@ class SchemaBound:
             else:
                 readers.append((self._expression_values(key.expr), key.optional))
 
+        if len(readers) == 1:
+            (read_one, optional_one), = readers
+
+            def key_of(document: Any) -> list[KeyValue]:
+                values = read_one(document)
+                if len(values) == 1 and values[0] is not None:
+                    return [values]  # the key is the one value, as a 1-tuple
+                return key_combinations(((values, optional_one),))
+
+            return key_of
+
         def keys_of(document: Any) -> list[KeyValue]:
             columns = [read(document) for read, _ in readers]
             for values in columns:
