@@ -62,3 +62,37 @@ def test_utf16_length_counts_astral_characters_twice() -> None:
     for _ in range(500):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
         assert utf16_len(text) == len(text) + sum(1 for char in text if ord(char) > 0xFFFF), text
+
+
+def test_collector_timestamps_parse_as_the_general_iso_pattern_does() -> None:
+    import calendar
+    import datetime as dt
+
+    from eqlite.semantic.types import parse_date
+
+    rng = random.Random(9)
+    for _ in range(3000):
+        year, month, day = rng.randint(1, 9999), rng.randint(0, 13), rng.randint(0, 32)
+        hour, minute, second = rng.randint(0, 25), rng.randint(0, 61), rng.randint(0, 61)
+        fraction = "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 10)))
+        separator = rng.choice([".", ".", ","])
+        text = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+        text += (separator + fraction if fraction else "") + "Z"
+        valid = (1 <= month <= 12 and hour < 24 and minute < 60 and second < 60 and len(fraction) <= 9
+                 and 1 <= day <= calendar.monthrange(2000 if calendar.isleap(year) else 2001, month)[1])
+        expected = None
+        if valid:
+            moment = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
+            whole = (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(seconds=1)
+            expected = whole * 1_000_000_000 + int(fraction.ljust(9, "0")[:9])
+        if len(fraction) > 9:
+            continue  # not the collectors' form: left to epoch_millis and the general pattern
+        assert parse_date(text, "strict_date_optional_time") == expected, text
+
+
+def test_week_dates_are_not_collector_timestamps() -> None:
+    from eqlite.semantic.types import parse_date
+
+    # datetime.fromisoformat accepts ISO week dates; strict_date_optional_time does not.
+    assert parse_date("2024-W20-2T08:00:24Z", "strict_date_optional_time") is None
+    assert parse_date("2024-05-14T08:00:24.445Z", "strict_date_optional_time") == 1715673624445000000

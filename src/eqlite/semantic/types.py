@@ -16,7 +16,6 @@ as missing and the rest of the event is kept.
 from __future__ import annotations
 
 import calendar
-import datetime as _dt
 import ipaddress
 import math
 import re
@@ -394,20 +393,27 @@ _ISO = re.compile(
 )
 
 
-_UTC_FORMAT_LENGTHS = frozenset({20, 24})  # 2024-05-14T08:00:24Z, 2024-05-14T08:00:24.445Z
+# What collectors write: "YYYY-MM-DDTHH:MM:SS[.fff...]Z". Its minute is looked up (and checked)
+# once per distinct minute; the general pattern below gives the same instant for it.
+_UTC_TEXT = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}):(\d{2})(?:[.,](\d{1,9}))?Z", re.ASCII)
+
+
+@lru_cache(maxsize=4096)
+def _minute_seconds(minute: str) -> int | None:
+    """Epoch seconds of "YYYY-MM-DDTHH:MM" (UTC); None when it is not a valid date and time."""
+    nanos = _epoch_nanos((int(minute[0:4]), int(minute[5:7]), int(minute[8:10])),
+                         (int(minute[11:13]), int(minute[14:16]), 0), 0, 0)
+    return None if nanos is None else nanos // _NS_PER_S
 
 
 def _parse_iso(text: str) -> int | None:
-    # Fast path for what collectors write: "YYYY-MM-DDTHH:MM:SS[.mmm]Z".
-    if len(text) in _UTC_FORMAT_LENGTHS and text[-1] == "Z" and text[10] == "T" and text[4] == "-":
-        try:
-            moment = _dt.datetime.fromisoformat(text[:-1])
-        except ValueError:
-            moment = None
-        if moment is not None:
-            days = _days_from_civil(moment.year, moment.month, moment.day)
-            seconds = ((days * 24 + moment.hour) * 60 + moment.minute) * 60 + moment.second
-            return seconds * 1_000_000_000 + moment.microsecond * 1_000
+    utc = _UTC_TEXT.fullmatch(text)
+    if utc is not None:
+        minute, second, fraction = utc.groups()
+        base = _minute_seconds(minute)
+        if base is None or int(second) >= 60:
+            return None
+        return (base + int(second)) * _NS_PER_S + _fraction_nanos(fraction)
     match = _ISO.fullmatch(text)
     if match is None:
         return None
