@@ -96,6 +96,8 @@ class _FastRule:
     candidates: CandidateStore = field(default_factory=CandidateStore)  # (given the execution's budget)
     missing: dict[int, dict[Any, array[int]]] = field(default_factory=dict)
     stats: SearchStats = field(default_factory=SearchStats)
+    # what makes an event's time and order for this rule: events share them across rules
+    time_config: tuple[str, str | None, bool] = ("@timestamp", None, False)
 
 
 @dataclass(slots=True)
@@ -159,7 +161,9 @@ class FastExecution:
             self._rules.append(_FastRule(len(self._rules), rule_run, compiled, bound, timeline,
                                          options.event_category_field, missing_stages=missing,
                                          candidates=CandidateStore(self.budget),
-                                         missing={number: {} for number in missing}))
+                                         missing={number: {} for number in missing},
+                                         time_config=(options.timestamp_field, options.tiebreaker_field,
+                                                      compiled.kind == "sample")))
         self._visible: dict[str | None, frozenset[int]] = {}
         self._every: dict[int, set[int]] | None = None
         self._position = 0
@@ -432,17 +436,22 @@ class FastExecution:
                         merged[rule_number] = free if found is None else found | free
             stages = merged
         times: dict[tuple[str, str | None, bool], Event | None] = {}
+        rules = self._rules
+        evaluated = 0
         for rule_number, numbers in stages.items():
             if rule_number not in visible:
                 continue
-            rule = self._rules[rule_number]
+            rule = rules[rule_number]
             filters = rule.bound.filters
-            self.stats.evaluated_stages += len(numbers)
-            matched = [number for number in numbers if filters[number](view)]
+            evaluated += len(numbers)
+            if len(numbers) == 1:  # the usual case
+                for only in numbers:
+                    matched: Sequence[int] = (only,) if filters[only](view) else ()
+            else:
+                matched = [number for number in numbers if filters[number](view)]
             if not matched:
                 continue
-            options = rule.compiled.options
-            config = (options.timestamp_field, options.tiebreaker_field, rule.compiled.kind == "sample")
+            config = rule.time_config
             if config not in times:
                 if doc_id is None and raw is not None:
                     # Only events that some rule keeps need an id: hashing every line is not free.
@@ -473,6 +482,7 @@ class FastExecution:
                 keys[number] = stage_keys
             if bits:
                 rule.candidates.append((timed.ordinal, bits, tuple(keys), (index, timed.id, path, line, locator)))
+        self.stats.evaluated_stages += evaluated
 
     # ------------------------------------------------------------ worker processes
 
