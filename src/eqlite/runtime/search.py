@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -122,6 +123,9 @@ def _render_key(info: FieldInfo | None, sample: bool) -> Callable[[Any], Any]:
     return lambda value: value
 
 
+_first = operator.itemgetter(0)
+
+
 class SchemaBound:
     """A query's stage filters and key functions compiled against one schema.
 
@@ -163,12 +167,13 @@ class SchemaBound:
             return key_of
 
         def keys_of(document: Any) -> list[KeyValue]:
-            columns = [read(document) for read, _ in readers]
+            columns = [read(document) for read in plain]
             for values in columns:
                 if len(values) != 1 or values[0] is None:
                     return key_combinations(zip(columns, optionals, strict=True))
-            return [tuple(values[0] for values in columns)]  # one value per key, the usual case
+            return [tuple(map(_first, columns))]  # one value per key, the usual case
 
+        plain = [read for read, _ in readers]
         optionals = [optional for _, optional in readers]
         return keys_of
 
