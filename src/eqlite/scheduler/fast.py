@@ -200,7 +200,8 @@ class FastExecution:
             return mask if lines else everything
 
         self._triggers: dict[int, list[int]] = defaultdict(list)
-        self._refs: list[tuple[int, int, tuple[int, ...]]] = []
+        # (rule, stage, further clauses: each the ids of literals one of which the line must hold)
+        self._refs: list[tuple[int, int, tuple[frozenset[int], ...]]] = []
         self._free: dict[tuple[str, str] | None, list[StageRef]] = defaultdict(list)
         chosen: dict[str, int] = {}
 
@@ -248,7 +249,7 @@ class FastExecution:
                 literal_id(text)
         trigger_count = len(chosen)
         for ref, trigger, rest in planned:
-            checks = tuple(sum(1 << literal_id(text) for text in clause.literals) for clause in rest)
+            checks = tuple(frozenset(literal_id(text) for text in clause.literals) for clause in rest)
             position = len(self._refs)
             self._refs.append((ref[0], ref[1], checks))
             for text in trigger.literals:
@@ -307,16 +308,13 @@ class FastExecution:
         found = self._scanner.scan(line)
         if not found:
             return {}
-        mask = 0
-        for literal in found:
-            mask |= 1 << literal
         stages: dict[int, set[int]] = {}
         refs, triggers = self._refs, self._triggers
         for literal in found:
             for position in triggers.get(literal, ()):
                 rule_number, stage_number, checks = refs[position]
                 for check in checks:
-                    if not check & mask:
+                    if check.isdisjoint(found):
                         break
                 else:
                     stages.setdefault(rule_number, set()).add(stage_number)
