@@ -50,3 +50,18 @@ def test_times_aside_in_any_order_give_the_results_of_fed_events() -> None:
         found += len(positions(fed))
         rejected += fed.stats.rejected_missing
     assert found and rejected  # both outcomes were exercised
+
+
+def test_nearest_times_in_and_out_of_order() -> None:
+    from eqlite.runtime.sequence import _Neighbours
+
+    rng = random.Random(1)
+    for _ in range(2000):
+        times = array("q", [rng.randrange(100) for _ in range(rng.randint(0, 30))])
+        if rng.random() < 0.3:
+            times = array("q", sorted(times))
+        points = {rng.randrange(-5, 105) for _ in range(rng.randint(1, 6))}
+        nearest = _Neighbours(times, points)
+        for point in points:
+            assert nearest.before(point) == max((t for t in times if t < point), default=None), (times, point)
+            assert nearest.after(point) == min((t for t in times if t > point), default=None), (times, point)

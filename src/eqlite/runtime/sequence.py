@@ -18,7 +18,7 @@ import bisect
 import itertools
 import operator
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,13 +216,10 @@ class SequenceMatcher:
     def results(self) -> list[SequenceMatch]:
         """Completed sequences, ordered by their last event, after the missing-event checks."""
         self._completed.sort(key=lambda item: (item[0], item[1]))
-        for bucket in self._missing_events.values():
-            for key, times in bucket.items():
-                if not all(map(operator.le, times, itertools.islice(times, 1, None))):
-                    bucket[key] = array("q", sorted(times))  # (times come mostly in order already)
+        nearest = self._missing_neighbours() if self._missing_events else {}
         matches = []
         for _, _, partial, key in self._completed:
-            if self._missing_events and not self._passes_missing_checks(partial, key):
+            if self._missing_events and not self._passes_missing_checks(partial, key, nearest):
                 self.stats.rejected_missing += 1
                 continue
             events: list[Event | None] = []
@@ -232,7 +229,31 @@ class SequenceMatcher:
             matches.append(SequenceMatch(events, key))
         return matches
 
-    def _passes_missing_checks(self, partial: _Partial, key: KeyValue) -> bool:
+    def _missing_points(self, partial: _Partial) -> Iterator[tuple[int, int]]:
+        """(missing stage, time) pairs a sequence is checked at: the nearest missing event before
+        its first event (a leading stage), or after the event preceding the stage."""
+        positive_seen = 0
+        for index, stage in enumerate(self.stages):
+            if not stage.missing:
+                positive_seen += 1
+            elif positive_seen == 0:
+                yield index, partial.events[0].timestamp_ms
+            else:
+                yield index, partial.events[positive_seen - 1].timestamp_ms
+
+    def _missing_neighbours(self) -> dict[tuple[int, KeyValue], _Neighbours]:
+        """For each missing stage and key that some completed sequence is checked against, the
+        missing events nearest to the times it is checked at."""
+        wanted: dict[tuple[int, KeyValue], set[int]] = {}
+        for _, _, partial, key in self._completed:
+            for index, moment in self._missing_points(partial):
+                if key in self._missing_events[index]:
+                    wanted.setdefault((index, key), set()).add(moment)
+        return {(index, key): _Neighbours(self._missing_events[index][key], points)
+                for (index, key), points in wanted.items()}
+
+    def _passes_missing_checks(self, partial: _Partial, key: KeyValue,
+                               nearest: dict[tuple[int, KeyValue], _Neighbours]) -> bool:
         times = [event.timestamp_ms for event in partial.events]
         first_ms, last_ms = times[0], times[-1]
         leading: int | None = None
@@ -242,21 +263,20 @@ class SequenceMatcher:
             if not stage.missing:
                 positive_seen += 1
                 continue
-            found = self._missing_events[index].get(key)
-            if not found:
+            found = nearest.get((index, key))
+            if found is None:
                 continue
             if positive_seen == 0:
-                cut = bisect.bisect_left(found, first_ms)
-                if cut:
-                    leading = found[cut - 1] if leading is None else max(leading, found[cut - 1])
+                before = found.before(first_ms)
+                if before is not None:
+                    leading = before if leading is None else max(leading, before)
             elif positive_seen == len(self._positive):
-                cut = bisect.bisect_right(found, last_ms)
-                if cut < len(found):
-                    trailing = found[cut] if trailing is None else min(trailing, found[cut])
+                after = found.after(last_ms)
+                if after is not None:
+                    trailing = after if trailing is None else min(trailing, after)
             else:
-                low, high = times[positive_seen - 1], times[positive_seen]
-                cut = bisect.bisect_right(found, low)
-                if cut < len(found) and found[cut] < high:
+                after = found.after(times[positive_seen - 1])
+                if after is not None and after < times[positive_seen]:
                     return False
         return self._keep(leading, trailing, first_ms, last_ms)
 
@@ -279,6 +299,63 @@ class SequenceMatcher:
             assert trailing is not None
             return trailing - first_ms > maxspan_ms
         return False
+
+
+class _Neighbours:
+    """The nearest of many times (ms) before and after each of a few points, without sorting the times.
+
+    Times already in order (the usual case) are bisected. Otherwise one pass over them finds, for
+    every point at once, the greatest time below it and the least above it, so that millions of
+    times in input order need neither a sorted copy nor a list of Python ints.
+    """
+
+    def __init__(self, times: array[int], points: Iterable[int]) -> None:
+        self._times: array[int] | None = None
+        self._before: dict[int, int] = {}
+        self._after: dict[int, int] = {}
+        if all(map(operator.le, times, itertools.islice(times, 1, None))):
+            self._times = times
+            return
+        ordered = sorted(points)
+        lowest: list[int | None] = [None] * (len(ordered) + 1)  # least time with that many points below it
+        highest: list[int | None] = [None] * (len(ordered) + 1)  # greatest time with that many points at or below
+        for moment in times:
+            below = bisect.bisect_left(ordered, moment)
+            low = lowest[below]
+            if low is None or moment < low:
+                lowest[below] = moment
+            at_or_below = bisect.bisect_right(ordered, moment)
+            high = highest[at_or_below]
+            if high is None or moment > high:
+                highest[at_or_below] = moment
+        best: int | None = None
+        for number in range(len(ordered) - 1, -1, -1):  # after point i: the least time with > i points below
+            low = lowest[number + 1]
+            if low is not None and (best is None or low < best):
+                best = low
+            if best is not None:
+                self._after[ordered[number]] = best
+        best = None
+        for number, point in enumerate(ordered):  # before point i: the greatest time with <= i points at or below
+            high = highest[number]
+            if high is not None and (best is None or high > best):
+                best = high
+            if best is not None:
+                self._before[point] = best
+
+    def before(self, point: int) -> int | None:
+        """The greatest time below ``point`` (one of the points given), if any."""
+        if self._times is None:
+            return self._before.get(point)
+        cut = bisect.bisect_left(self._times, point)
+        return self._times[cut - 1] if cut else None
+
+    def after(self, point: int) -> int | None:
+        """The least time above ``point`` (one of the points given), if any."""
+        if self._times is None:
+            return self._after.get(point)
+        cut = bisect.bisect_right(self._times, point)
+        return self._times[cut] if cut < len(self._times) else None
 
 
 def key_combinations(columns: Iterable[tuple[tuple[Any, ...], bool]]) -> list[KeyValue]:
