@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 import random
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from eqlite.scheduler import candidates
@@ -60,3 +62,24 @@ def test_adopted_runs_merge_into_the_parents_file(tmp_path: Path, monkeypatch: p
     assert len(runs) >= 40 and len(parent_store._runs) <= 14
     assert list(parent_store.sorted()) == sorted(records, key=lambda record: record[0])
     parent_budget.close()
+
+
+def test_a_line_id_is_hashed_when_the_line_is_read_back(tmp_path: Path) -> None:
+    from eqlite.scheduler.candidates import LineId, hydrate, to_event
+    from eqlite.sources.ndjson import stable_id
+
+    path = tmp_path / "events.ndjson"
+    lines = [b'{"a": 1}\n', b'{"a": 2}\n']
+    path.write_bytes(b"".join(lines))
+    readers: dict[str, Any] = {}
+    kept = to_event(((5, 0, (0, 0), 1), 1, ((),), ("idx", LineId(""), str(path), 1, lines[0])))
+    reread = to_event(((6, 0, (0, 0), 2), 1, ((),), ("idx", LineId("given"), str(path), 2, (str(path), len(lines[0])))))
+    named = to_event(((7, 0, (0, 0), 3), 1, ((),), ("idx", "real-id", str(path), 2, lines[1])))
+    assert kept.id is None and reread.id is None
+    for event in (kept, reread, named):
+        hydrate(event, readers, orjson.loads)
+    for handle in readers.values():
+        handle.close()
+    assert kept.id == stable_id("", 1, lines[0]) and kept.source == {"a": 1}
+    assert reread.id == stable_id("given", 2, lines[1]) and reread.source == {"a": 2}
+    assert named.id == "real-id"

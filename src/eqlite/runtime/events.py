@@ -33,6 +33,9 @@ class Event:
     stage_keys: tuple[list[tuple[Any, ...]], ...] | None = None
     raw: bytes | None = None
     locator: tuple[str, int] | None = None
+    # With ``id`` None: the index a line's stable id is hashed under once the line is read back
+    # (the fast path hashes only the lines that end up in results).
+    id_index: str | None = None
 
     @property
     def timestamp_ms(self) -> int:

@@ -20,9 +20,10 @@ import pickle
 import struct
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from eqlite.runtime.events import Event, Ordinal
+from eqlite.sources.ndjson import stable_id
 
 # (ordinal, marks as bits, join keys per stage, (index, id, path, line, locator))
 Record = tuple[Ordinal, int, tuple[Any, ...], tuple[Any, ...]]
@@ -263,6 +264,12 @@ class CandidateStore:
         self._records = []
 
 
+class LineId(NamedTuple):
+    """In a record: the id is the line's stable id under index ``under``, hashed when the line is read back."""
+
+    under: str
+
+
 def to_event(record: Record) -> Event:
     """A light :class:`Event` for the matchers, without its document (see :func:`hydrate`).
 
@@ -271,7 +278,10 @@ def to_event(record: Record) -> Event:
     """
     ordinal, bits, keys, (index, doc_id, path, line, locator) = record
     marks = tuple(bool(bits >> number & 1) for number in range(len(keys)))
-    event = Event({}, index, doc_id, ordinal[-1], ordinal[0], ordinal, path, line, marks, keys)
+    pending = type(doc_id) is LineId
+    event = Event({}, index, None if pending else doc_id, ordinal[-1], ordinal[0], ordinal, path, line, marks, keys)
+    if pending:
+        event.id_index = doc_id.under
     if isinstance(locator, bytes):
         event.raw = locator
     elif isinstance(locator, dict):
@@ -295,6 +305,8 @@ def hydrate(event: Event, readers: dict[str, IO[bytes]], source_of: Callable[[by
         raw = handle.readline()
     if raw is not None:
         event.source = source_of(raw)
+        if event.id is None and event.id_index is not None:
+            event.id = stable_id(event.id_index, event.line, raw)
 
 
 def close_readers(readers: dict[str, IO[bytes]]) -> None:

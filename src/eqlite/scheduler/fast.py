@@ -48,12 +48,19 @@ from eqlite.runtime.search import (
     apply_limits,
     hit_events,
 )
-from eqlite.scheduler.candidates import Budget, CandidateStore, SpillFile, close_readers, hydrate, to_event
+from eqlite.scheduler.candidates import (
+    Budget,
+    CandidateStore,
+    LineId,
+    SpillFile,
+    close_readers,
+    hydrate,
+    to_event,
+)
 from eqlite.scheduler.executor import RuleRun, data_stream_index, index_matches, prepare
 from eqlite.semantic.schema import Schema
 from eqlite.semantic.types import Family
 from eqlite.sources.base import Problem, SourceEvent, SourceStats
-from eqlite.sources.ndjson import stable_id
 
 TRIGGER_MAX = 0.5  # past this share of sampled lines, a stage is tried on every event of its category
 SAMPLE_LINES = 2000
@@ -165,6 +172,7 @@ class FastExecution:
                                          time_config=(options.timestamp_field, options.tiebreaker_field,
                                                       compiled.kind == "sample")))
         self._visible: dict[str | None, frozenset[int]] = {}
+        self._line_ids: dict[str, LineId] = {}
         self._every: dict[int, set[int]] | None = None
         self._position = 0
         self._build_index(sample)
@@ -434,6 +442,7 @@ class FastExecution:
                         merged[rule_number] = free if found is None else found | free
             stages = merged
         times: dict[tuple[str, str | None, bool], Event | None] = {}
+        record_id: str | LineId | None = None
         rules = self._rules
         evaluated = 0
         for rule_number, numbers in stages.items():
@@ -451,10 +460,11 @@ class FastExecution:
                 continue
             config = rule.time_config
             if config not in times:
-                if doc_id is None and raw is not None:
-                    # Only events that some rule keeps need an id: hashing every line is not free.
-                    doc_id = stable_id(id_index, line, raw)
                 times[config] = rule.timeline.event_at(source, position, index, doc_id, path, line)
+                if record_id is None:
+                    # A line without _id gets its stable id when it is read back for a result:
+                    # hashing every kept line is not free, and most are never results.
+                    record_id = doc_id if doc_id is not None or raw is None else self._line_id(id_index)
             timed = times[config]
             if timed is None:
                 rule.stats.without_timestamp += 1
@@ -479,8 +489,14 @@ class FastExecution:
                 bits |= 1 << number
                 keys[number] = stage_keys
             if bits:
-                rule.candidates.append((timed.ordinal, bits, tuple(keys), (index, timed.id, path, line, locator)))
+                rule.candidates.append((timed.ordinal, bits, tuple(keys), (index, record_id, path, line, locator)))
         self.stats.evaluated_stages += evaluated
+
+    def _line_id(self, index: str) -> LineId:
+        found = self._line_ids.get(index)
+        if found is None:
+            found = self._line_ids[index] = LineId(index)  # one object per index: pickled once per chunk
+        return found
 
     # ------------------------------------------------------------ worker processes
 
