@@ -109,6 +109,13 @@ class Timeline:
 
         Elasticsearch skips such documents for event queries and sequences; samples ignore time.
         """
+        ordinal = self.ordinal_at(source, position)
+        if ordinal is None:
+            return None
+        return Event(source, index, id, position, ordinal[0], ordinal, path, line)
+
+    def ordinal_at(self, source: dict[str, Any], position: int) -> Ordinal | None:
+        """The ordinal a document gets at ``position`` (see :meth:`event_at`), without the event."""
         timestamp = self.timestamp(source)
         if timestamp is None:
             if self.require_timestamp:
@@ -119,4 +126,4 @@ class Timeline:
             tiebreaker = (0, _TiebreakerKey.of(values[0])) if values else (1, (0, 0))
         else:
             tiebreaker = (0, (0, 0))
-        return Event(source, index, id, position, timestamp, (timestamp, *tiebreaker, position), path, line)
+        return (timestamp, *tiebreaker, position)

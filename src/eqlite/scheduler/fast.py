@@ -36,7 +36,7 @@ from eqlite.plan.query import EventPlan
 from eqlite.rules import Rule
 from eqlite.runtime.access import CachingReaders, EventView
 from eqlite.runtime.codegen import SourceCompiler
-from eqlite.runtime.events import Event, Timeline
+from eqlite.runtime.events import Ordinal, Timeline
 from eqlite.runtime.literals import LiteralScanner
 from eqlite.runtime.search import (
     CompiledQuery,
@@ -441,7 +441,7 @@ class FastExecution:
                         found = merged.get(rule_number)
                         merged[rule_number] = free if found is None else found | free
             stages = merged
-        times: dict[tuple[str, str | None, bool], Event | None] = {}
+        times: dict[tuple[str, str | None, bool], Ordinal | None] = {}
         record_id: str | LineId | None = None
         rules = self._rules
         evaluated = 0
@@ -460,13 +460,13 @@ class FastExecution:
                 continue
             config = rule.time_config
             if config not in times:
-                times[config] = rule.timeline.event_at(source, position, index, doc_id, path, line)
+                times[config] = rule.timeline.ordinal_at(source, position)
                 if record_id is None:
                     # A line without _id gets its stable id when it is read back for a result:
                     # hashing every kept line is not free, and most are never results.
                     record_id = doc_id if doc_id is not None or raw is None else self._line_id(id_index)
-            timed = times[config]
-            if timed is None:
+            ordinal = times[config]
+            if ordinal is None:
                 rule.stats.without_timestamp += 1
                 continue
             key_functions = rule.bound.key_functions
@@ -478,7 +478,7 @@ class FastExecution:
                     # A missing-event stage only needs when, and under which key, it matched.
                     # 8 bytes per event (an array of int64), and nothing for a repeated time.
                     bucket = rule.missing[number]
-                    moment = timed.timestamp_ms
+                    moment = ordinal[0] // 1_000_000  # ms
                     for key in stage_keys:
                         times_of_key = bucket.get(key)
                         if times_of_key is None:
@@ -489,7 +489,7 @@ class FastExecution:
                 bits |= 1 << number
                 keys[number] = stage_keys
             if bits:
-                rule.candidates.append((timed.ordinal, bits, tuple(keys), (index, record_id, path, line, locator)))
+                rule.candidates.append((ordinal, bits, tuple(keys), (index, record_id, path, line, locator)))
         self.stats.evaluated_stages += evaluated
 
     def _line_id(self, index: str) -> LineId:
