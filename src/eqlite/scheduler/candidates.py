@@ -20,6 +20,7 @@ import pickle
 import struct
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from typing import IO, Any, NamedTuple
 
 from eqlite.runtime.events import Event, Ordinal
@@ -270,6 +271,16 @@ class LineId(NamedTuple):
     under: str
 
 
+@lru_cache(maxsize=4096)
+def _marks(bits: int, stages: int) -> tuple[bool, ...]:
+    """Which of ``stages`` stages an event matched, from their bits.
+
+    >>> _marks(0b101, 3)
+    (True, False, True)
+    """
+    return tuple(bool(bits >> number & 1) for number in range(stages))
+
+
 def to_event(record: Record) -> Event:
     """A light :class:`Event` for the matchers, without its document (see :func:`hydrate`).
 
@@ -277,11 +288,12 @@ def to_event(record: Record) -> Event:
     ``(path, byte offset)`` of a line that can be read again.
     """
     ordinal, bits, keys, (index, doc_id, path, line, locator) = record
-    marks = tuple(bool(bits >> number & 1) for number in range(len(keys)))
-    pending = type(doc_id) is LineId
-    event = Event({}, index, None if pending else doc_id, ordinal[-1], ordinal[0], ordinal, path, line, marks, keys)
-    if pending:
-        event.id_index = doc_id.under
+    marks = _marks(bits, len(keys))
+    if type(doc_id) is LineId:
+        event = Event({}, index, None, ordinal[-1], ordinal[0], ordinal, path, line, marks, keys,
+                      id_index=doc_id.under)
+    else:
+        event = Event({}, index, doc_id, ordinal[-1], ordinal[0], ordinal, path, line, marks, keys)
     if isinstance(locator, bytes):
         event.raw = locator
     elif isinstance(locator, dict):
