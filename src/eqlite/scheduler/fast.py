@@ -64,6 +64,7 @@ from eqlite.sources.base import Problem, SourceEvent, SourceStats
 
 TRIGGER_MAX = 0.5  # past this share of sampled lines, a stage is tried on every event of its category
 SAMPLE_LINES = 2000
+FREE_COMBINATIONS_KEPT = 4096  # distinct category values (per event) whose free stages are kept ready
 
 StageRef = tuple[int, int]  # (rule number, stage number)
 
@@ -173,6 +174,7 @@ class FastExecution:
                                                       compiled.kind == "sample")))
         self._visible: dict[str | None, frozenset[int]] = {}
         self._line_ids: dict[str, LineId] = {}
+        self._free_by_categories: dict[tuple[tuple[Any, ...], ...], dict[int, frozenset[int]]] = {}
         self._every: dict[int, set[int]] | None = None
         self._position = 0
         self._build_index(sample)
@@ -430,17 +432,15 @@ class FastExecution:
         visible = self._visible_rules(index)
         view = EventView(source)
         if not all_stages and self._free:
-            merged: dict[int, AbstractSet[int]] = dict(stages)
-            groups = self._free_groups
-            for rule_number, free in groups.get(None, ()):
-                found = merged.get(rule_number)
-                merged[rule_number] = free if found is None else found | free
-            for category_field, read in self._category_readers.items():
-                for category in read(view):
-                    for rule_number, free in groups.get((category_field, category), ()):
-                        found = merged.get(rule_number)
-                        merged[rule_number] = free if found is None else found | free
-            stages = merged
+            free = self._free_stages(view)
+            if not stages:
+                stages = free
+            else:
+                merged: dict[int, AbstractSet[int]] = dict(free)
+                for rule_number, found in stages.items():
+                    known = merged.get(rule_number)
+                    merged[rule_number] = found if known is None else known | found
+                stages = merged
         times: dict[tuple[str, str | None, bool], Ordinal | None] = {}
         record_id: str | LineId | None = None
         rules = self._rules
@@ -491,6 +491,24 @@ class FastExecution:
             if bits:
                 rule.candidates.append((ordinal, bits, tuple(keys), (index, record_id, path, line, locator)))
         self.stats.evaluated_stages += evaluated
+
+    def _free_stages(self, view: EventView) -> dict[int, frozenset[int]]:
+        """The free stages an event meets, by rule: those of its categories. Shared: not to be changed."""
+        categories = tuple(read(view) for read in self._category_readers.values())
+        found = self._free_by_categories.get(categories)
+        if found is None:
+            merged: dict[int, frozenset[int]] = {}
+            keys: list[tuple[str, str] | None] = [None]
+            for category_field, values in zip(self._category_readers, categories, strict=True):
+                keys.extend((category_field, value) for value in values)
+            for key in keys:
+                for rule_number, free in self._free_groups.get(key, ()):
+                    known = merged.get(rule_number)
+                    merged[rule_number] = free if known is None else known | free
+            found = merged
+            if len(self._free_by_categories) < FREE_COMBINATIONS_KEPT:
+                self._free_by_categories[categories] = found
+        return found
 
     def _line_id(self, index: str) -> LineId:
         found = self._line_ids.get(index)
