@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from eqlite.runtime import java
-from eqlite.semantic.types import coerce_ip
+from eqlite.semantic.types import coerce_ip, utf16_len
 
 Function = Callable[..., Any]
 
@@ -76,7 +76,7 @@ def _index_of(source: Any, substring: Any, start: Any = 0, insensitive: bool = F
 
 
 def _length(source: Any) -> Any:
-    return None if source is None else java.utf16_length(source)
+    return None if source is None else utf16_len(source)
 
 
 def _substring(source: Any, start: Any, end: Any = None) -> Any:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from eqlite.semantic.types import utf16_len
-
 LONG_MIN = -(2**63)
 LONG_MAX = 2**63 - 1
 
@@ -137,12 +135,3 @@ def to_string(value: object) -> str | None:
 def lower(text: str) -> str:
     """``String.toLowerCase(Locale.ROOT)``; Python's mapping agrees for all but a few characters."""
     return text.lower()
-
-
-def utf16_length(text: str) -> int:
-    """``String.length()``: characters outside the BMP count twice.
-
-    >>> utf16_length("a😀")
-    3
-    """
-    return utf16_len(text)

@@ -166,9 +166,20 @@ def full_match_test(compiled: Any) -> StringTest:
     RE2 on the UTF-8 text directly, when the installed wrapper behaves as this was checked
     against (:data:`DIRECT`); otherwise it uses ``fullmatch``.
     """
-    regexp = getattr(compiled, "_regexp", None)
-    if not DIRECT or regexp is None:
+    direct = _direct_test(compiled) if DIRECT else None
+    if direct is None:
         return lambda value: compiled.fullmatch(value) is not None
+    return direct
+
+
+_ANCHOR_BOTH = getattr(getattr(re2, "_Anchor", None), "ANCHOR_BOTH", None)
+
+
+def _direct_test(compiled: Any) -> StringTest | None:
+    """A yes/no full-match test calling RE2 under google-re2's wrapper; None when the wrapper has no such way."""
+    regexp = getattr(compiled, "_regexp", None)
+    if _ANCHOR_BOTH is None or regexp is None:
+        return None
     both = _ANCHOR_BOTH
 
     def test(value: str) -> bool:
@@ -178,24 +189,17 @@ def full_match_test(compiled: Any) -> StringTest:
     return test
 
 
-_ANCHOR_BOTH = getattr(getattr(re2, "_Anchor", None), "ANCHOR_BOTH", None)
-
-
 def _direct_call_works() -> bool:
-    """Whether RE2 can be called under google-re2's wrapper, giving the answers of ``fullmatch``."""
+    """Whether the direct call gives the answers of ``fullmatch``, on the wrapper installed."""
     compiled = re2.compile("(?s)(?:a.c|é*)")
-    regexp = getattr(compiled, "_regexp", None)
-    if _ANCHOR_BOTH is None or regexp is None:
+    test = _direct_test(compiled)
+    if test is None:
         return False
     try:
-        for text in ("abc", "a\nc", "abcd", "", "éé", "aéc", "xabc"):
-            encoded = text.encode("utf-8")
-            direct = regexp.Match(_ANCHOR_BOTH, encoded, 0, len(encoded))[0] != _NO_MATCH
-            if direct != (compiled.fullmatch(text) is not None):
-                return False
+        return all(test(text) == (compiled.fullmatch(text) is not None)
+                   for text in ("abc", "a\nc", "abcd", "", "éé", "aéc", "xabc"))
     except (AttributeError, TypeError, ValueError):
         return False
-    return True
 
 
 DIRECT = _direct_call_works()

@@ -196,12 +196,9 @@ class SequenceMatcher:
 
     # ------------------------------------------------------------ results
 
-    def add_missing(self, stage_index: int, key: KeyValue, timestamp_ms: int) -> None:
-        """Record an event matching a missing-event stage without feeding it (any order; sorted in results)."""
-        self.add_missing_times(stage_index, key, (timestamp_ms,))
-
     def add_missing_times(self, stage_index: int, key: KeyValue, times: Iterable[int]) -> None:
-        """Record the times (ms) of several events matching a missing-event stage under ``key``.
+        """Record the times (ms) of events matching a missing-event stage under ``key``, without
+        feeding them (in any order).
 
         An ``array("q")`` is taken over, not copied (the caller gives it up): a stage that
         matches most events holds 8 bytes per event, not a Python int in a list.
