@@ -271,6 +271,13 @@ class LineId(NamedTuple):
     under: str
 
 
+@lru_cache(maxsize=1024)
+def line_id(under: str) -> LineId:
+    """The record id of a line without ``_id`` read under index ``under``: one object per index, so
+    a chunk of records pickles it once."""
+    return LineId(under)
+
+
 @lru_cache(maxsize=4096)
 def _marks(bits: int, stages: int) -> tuple[bool, ...]:
     """Which of ``stages`` stages an event matched, from their bits.

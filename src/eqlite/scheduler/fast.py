@@ -51,10 +51,10 @@ from eqlite.runtime.search import (
 from eqlite.scheduler.candidates import (
     Budget,
     CandidateStore,
-    LineId,
     SpillFile,
     close_readers,
     hydrate,
+    line_id,
     to_event,
 )
 from eqlite.scheduler.executor import RuleRun, data_stream_index, index_matches, prepare
@@ -173,7 +173,6 @@ class FastExecution:
                                          time_config=(options.timestamp_field, options.tiebreaker_field,
                                                       compiled.kind == "sample")))
         self._visible: dict[str | None, frozenset[int]] = {}
-        self._line_ids: dict[str, LineId] = {}
         self._free_by_categories: dict[tuple[tuple[Any, ...], ...], dict[int, frozenset[int]]] = {}
         self._every: dict[int, set[int]] | None = None
         self._position = 0
@@ -268,13 +267,6 @@ class FastExecution:
         self._scanner = LiteralScanner(self._literals)
         self._trigger_scanner = LiteralScanner(self._literals[:trigger_count])
         self.stats.scanner = self._scanner.engine
-        # The free stages of each category, grouped by rule, to add to the triggered ones in one step.
-        self._free_groups: dict[tuple[str, str] | None, list[tuple[int, frozenset[int]]]] = {}
-        for key, refs in self._free.items():
-            by_rule: dict[int, set[int]] = defaultdict(set)
-            for rule_number, stage_number in refs:
-                by_rule[rule_number].add(stage_number)
-            self._free_groups[key] = [(number, frozenset(found)) for number, found in by_rule.items()]
         self._category_readers: dict[str, Callable[[Any], tuple[Any, ...]]] = {
             category_field: CachingReaders(self.schema)(category_field)
             for category_field, _ in (key for key in self._free if key is not None)
@@ -442,7 +434,9 @@ class FastExecution:
                     merged[rule_number] = found if known is None else known | found
                 stages = merged
         times: dict[tuple[str, str | None, bool], Ordinal | None] = {}
-        record_id: str | LineId | None = None
+        # A line without _id gets its stable id when it is read back for a result: hashing every
+        # kept line is not free, and most are never results.
+        record_id = doc_id if doc_id is not None or raw is None else line_id(id_index)
         rules = self._rules
         evaluated = 0
         for rule_number, numbers in stages.items():
@@ -452,8 +446,8 @@ class FastExecution:
             filters = rule.bound.filters
             evaluated += len(numbers)
             if len(numbers) == 1:  # the usual case
-                for only in numbers:
-                    matched: Sequence[int] = (only,) if filters[only](view) else ()
+                (only,) = numbers
+                matched: Sequence[int] = (only,) if filters[only](view) else ()
             else:
                 matched = [number for number in numbers if filters[number](view)]
             if not matched:
@@ -461,10 +455,6 @@ class FastExecution:
             config = rule.time_config
             if config not in times:
                 times[config] = rule.timeline.ordinal_at(source, position)
-                if record_id is None:
-                    # A line without _id gets its stable id when it is read back for a result:
-                    # hashing every kept line is not free, and most are never results.
-                    record_id = doc_id if doc_id is not None or raw is None else self._line_id(id_index)
             ordinal = times[config]
             if ordinal is None:
                 rule.stats.without_timestamp += 1
@@ -497,23 +487,16 @@ class FastExecution:
         categories = tuple(read(view) for read in self._category_readers.values())
         found = self._free_by_categories.get(categories)
         if found is None:
-            merged: dict[int, frozenset[int]] = {}
             keys: list[tuple[str, str] | None] = [None]
             for category_field, values in zip(self._category_readers, categories, strict=True):
                 keys.extend((category_field, value) for value in values)
+            by_rule: dict[int, set[int]] = defaultdict(set)
             for key in keys:
-                for rule_number, free in self._free_groups.get(key, ()):
-                    known = merged.get(rule_number)
-                    merged[rule_number] = free if known is None else known | free
-            found = merged
+                for rule_number, stage_number in self._free.get(key, ()):
+                    by_rule[rule_number].add(stage_number)
+            found = {rule_number: frozenset(numbers) for rule_number, numbers in by_rule.items()}
             if len(self._free_by_categories) < FREE_COMBINATIONS_KEPT:
                 self._free_by_categories[categories] = found
-        return found
-
-    def _line_id(self, index: str) -> LineId:
-        found = self._line_ids.get(index)
-        if found is None:
-            found = self._line_ids[index] = LineId(index)  # one object per index: pickled once per chunk
         return found
 
     # ------------------------------------------------------------ worker processes
