@@ -155,6 +155,43 @@ def test_unsorted_input_and_spilled_candidates_agree(small_demo_file: Path, tmp_
     assert any(run.result and run.result.hits for run in reference)
 
 
+def test_free_stages_tried_together_or_one_by_one_agree(small_demo_file: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Free stages (no selective literal) run in one generated function per combination of index and
+    categories; past FREE_COMBINATIONS_COMPILED they are tried one by one. Both match what each
+    stage's own filter says."""
+    rules = _corpus_rules()
+    lines = small_demo_file.read_bytes().splitlines()
+    execution = FastExecution(rules, Schema.ecs(), lines[:500])
+    assert execution.stats.free_stages >= 10
+    free_refs = {ref for refs in execution._free.values() for ref in refs}
+    held = tried = 0
+    for compiled in (True, False):
+        monkeypatch.setattr(fast_module, "FREE_COMBINATIONS_COMPILED", 1_000 if compiled else 0)
+        execution._free_runners.clear()
+        for line in lines[:1500]:
+            document = json.loads(line)
+            view = fast_module.EventView(document)
+            index = fast_module.data_stream_index(document)
+            visible = execution._visible_rules(index)
+            found = execution._free_runner(view, index, visible).run(view)
+            expected = sorted(ref for ref in free_refs if ref[0] in visible
+                              and _categories_allow(execution, ref, view)
+                              and execution._rules[ref[0]].bound.filters[ref[1]](view))
+            assert sorted(found) == expected
+            held += len(found)
+            tried += execution._free_runner(view, index, visible).size
+    assert 0 < held < tried
+
+
+def _categories_allow(execution: FastExecution, ref: tuple[int, int], view: Any) -> bool:
+    """Whether an event's categories are among those the free stage ``ref`` was filed under."""
+    for key, refs in execution._free.items():
+        if ref in refs and (key is None or key[1] in execution._category_readers[key[0]](view)):
+            return True
+    return False
+
+
 @pytest.mark.slow
 def test_demo_with_every_active_rule_agrees(demo_file: Path) -> None:
     rules = _corpus_rules()

@@ -90,18 +90,23 @@ class SourceCompiler:
     (True, False)
     """
 
-    def __init__(self, readers: CachingReaders, errors: ScriptErrors | None = None) -> None:
+    def __init__(self, readers: CachingReaders, errors: ScriptErrors | None = None,
+                 namespace: dict[str, Any] | None = None, prefix: str = "") -> None:
         self.readers = readers
         self.closures = Compiler(readers, errors)
-        self.namespace: dict[str, Any] = {}
+        # Compilers that share a namespace (each with its own prefix) generate expressions that
+        # can be put together in one function: see :meth:`expression_of`.
+        self.namespace: dict[str, Any] = {} if namespace is None else namespace
+        self.prefix = prefix
         self._names: dict[int, str] = {}
+        self._expressions: dict[str, str] = {}
         self._count = 0
 
     def _constant(self, value: Any) -> str:
         key = id(value)
         name = self._names.get(key)
         if name is None:
-            name = self._names[key] = f"_k{len(self._names)}"
+            name = self._names[key] = f"_{self.prefix}k{len(self._names)}"
             self.namespace[name] = value
         return name
 
@@ -161,11 +166,20 @@ class SourceCompiler:
         """Compile ``pred`` into a function of an event view."""
         self._count = 0
         body = self._node(pred)
-        name = f"_stage_{len(self.namespace)}"
+        name = f"_{self.prefix}stage_{len(self._expressions)}"
         source = f"def {name}(view):\n    _c = view.cache\n    return {body}\n"
         exec(compile(source, f"<eqlite stage {name}>", "exec"), self.namespace)
         function: Predicate = self.namespace[name]
+        self._expressions[name] = body
         return function
+
+    def expression_of(self, function: Predicate) -> str | None:
+        """The expression :meth:`predicate` generated for ``function``, for use in another function of
+        the same namespace that sets ``view`` and ``_c = view.cache``; None for a function not made here."""
+        name = getattr(function, "__name__", "")
+        if self.namespace.get(name) is not function:
+            return None
+        return self._expressions.get(name)
 
 
 __all__ = ["EventView", "SourceCompiler"]

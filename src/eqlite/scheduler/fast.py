@@ -64,7 +64,8 @@ from eqlite.sources.base import Problem, SourceEvent, SourceStats
 
 TRIGGER_MAX = 0.5  # past this share of sampled lines, a stage is tried on every event of its category
 SAMPLE_LINES = 2000
-FREE_COMBINATIONS_KEPT = 4096  # distinct category values (per event) whose free stages are kept ready
+FREE_COMBINATIONS_KEPT = 4096  # (index, category values) pairs whose free stages are kept ready
+FREE_COMBINATIONS_COMPILED = 256  # of which the first get one generated function for all their free stages
 
 StageRef = tuple[int, int]  # (rule number, stage number)
 
@@ -106,6 +107,7 @@ class _FastRule:
     stats: SearchStats = field(default_factory=SearchStats)
     # what makes an event's time and order for this rule: events share them across rules
     time_config: tuple[str, str | None, bool] = ("@timestamp", None, False)
+    generator: SourceCompiler | None = None
 
 
 @dataclass(slots=True)
@@ -134,6 +136,38 @@ class FastStats:
     free_stages: int = 0
 
 
+class FreeRunner:
+    """Tries a fixed list of stages on an event view: ``run(view)`` gives the (rule, stage) pairs that hold.
+
+    The stages' generated expressions are put together in one generated function: one call per
+    event, rather than one per stage inside a loop over rules.
+    """
+
+    __slots__ = ("run", "size")
+
+    def __init__(self, refs: Sequence[StageRef], rules: Sequence[_FastRule], namespace: dict[str, Any],
+                 generate: bool = True) -> None:
+        self.size = len(refs)
+        filters = [rules[rule_number].bound.filters[stage] for rule_number, stage in refs]
+        if not generate:
+            pairs = list(zip(refs, filters, strict=True))
+            self.run: Callable[[EventView], list[StageRef]] = lambda view: [ref for ref, test in pairs if test(view)]
+            return
+        name = f"_free_{len(namespace)}"
+        lines = [f"def {name}(view):", "    _c = view.cache", "    found = []"]
+        for number, (ref, test) in enumerate(zip(refs, filters, strict=True)):
+            generator = rules[ref[0]].generator
+            expression = generator.expression_of(test) if generator is not None else None
+            namespace[f"{name}_ref{number}"] = ref
+            if expression is None:
+                namespace[f"{name}_test{number}"] = test
+                expression = f"{name}_test{number}(view)"
+            lines.append(f"    if {expression}:\n        found.append({name}_ref{number})")
+        lines.append("    return found")
+        exec(compile("\n".join(lines) + "\n", f"<eqlite free stages {name}>", "exec"), namespace)
+        self.run = namespace[name]
+
+
 class FastExecution:
     """Rules over NDJSON lines (and parsed events), with a literal prefilter and shared field reads.
 
@@ -153,13 +187,14 @@ class FastExecution:
         self.spill_folders: list[str] = []  # worker spill files (see eqlite.scheduler.parallel)
         self._readers: dict[str, IO[bytes]] = {}
         self._rules: list[_FastRule] = []
+        self._namespace: dict[str, Any] = {}  # of every generated predicate, so that they can be combined
         for rule_run in self.runs:
             if rule_run.status != "ok" or rule_run.compiled is None:
                 continue
             rule_run.run = None  # the fast path keeps its own candidates
             compiled = rule_run.compiled
             readers = CachingReaders(schema)
-            generator = SourceCompiler(readers, compiled.script_errors)
+            generator = SourceCompiler(readers, compiled.script_errors, self._namespace, f"r{len(self._rules)}_")
             bound = SchemaBound(compiled.plan, compiled._stages, schema, compiled.script_errors,
                                 compiled.kind == "sample", readers, generator.predicate)
             options = compiled.options
@@ -171,9 +206,11 @@ class FastExecution:
                                          candidates=CandidateStore(self.budget),
                                          missing={number: {} for number in missing},
                                          time_config=(options.timestamp_field, options.tiebreaker_field,
-                                                      compiled.kind == "sample")))
+                                                      compiled.kind == "sample"),
+                                         generator=generator))
         self._visible: dict[str | None, frozenset[int]] = {}
-        self._free_by_categories: dict[tuple[tuple[Any, ...], ...], dict[int, frozenset[int]]] = {}
+        # by index and the event's categories (one field's values, or each category field's)
+        self._free_runners: dict[tuple[str | None, tuple[Any, ...]], FreeRunner] = {}
         self._every: dict[int, set[int]] | None = None
         self._position = 0
         self._build_index(sample)
@@ -271,6 +308,8 @@ class FastExecution:
             category_field: CachingReaders(self.schema)(category_field)
             for category_field, _ in (key for key in self._free if key is not None)
         }
+        self._category_reader = (next(iter(self._category_readers.values()))
+                                 if len(self._category_readers) == 1 else None)
 
     def _category_shares(self, sample: Sequence[bytes]) -> dict[tuple[str, str], float]:
         """Share of sampled events in each category, for each category field the rules use."""
@@ -423,35 +462,41 @@ class FastExecution:
                 self.events_without_index += 1
         visible = self._visible_rules(index)
         view = EventView(source)
+        rules = self._rules
+        # Which stages hold, by rule: the free stages of the event's categories, all in one call,
+        # then the triggered ones (a stage is one or the other).
+        matched: dict[int, list[int]] = {}
+        evaluated = 0
         if not all_stages and self._free:
-            free = self._free_stages(view)
-            if not stages:
-                stages = free
-            else:
-                merged: dict[int, AbstractSet[int]] = dict(free)
-                for rule_number, found in stages.items():
-                    known = merged.get(rule_number)
-                    merged[rule_number] = found if known is None else known | found
-                stages = merged
+            free = self._free_runner(view, index, visible)
+            evaluated += free.size
+            for rule_number, stage_number in free.run(view):
+                found = matched.get(rule_number)
+                if found is None:
+                    matched[rule_number] = [stage_number]
+                else:
+                    found.append(stage_number)
+        for rule_number, numbers in stages.items():
+            if rule_number not in visible:
+                continue
+            filters = rules[rule_number].bound.filters
+            evaluated += len(numbers)
+            for number in numbers:
+                if filters[number](view):
+                    found = matched.get(rule_number)
+                    if found is None:
+                        matched[rule_number] = [number]
+                    else:
+                        found.append(number)
+        self.stats.evaluated_stages += evaluated
+        if not matched:
+            return
         times: dict[tuple[str, str | None, bool], Ordinal | None] = {}
         # A line without _id gets its stable id when it is read back for a result: hashing every
         # kept line is not free, and most are never results.
         record_id = doc_id if doc_id is not None or raw is None else line_id(id_index)
-        rules = self._rules
-        evaluated = 0
-        for rule_number, numbers in stages.items():
-            if rule_number not in visible:
-                continue
+        for rule_number, numbers_matched in matched.items():
             rule = rules[rule_number]
-            filters = rule.bound.filters
-            evaluated += len(numbers)
-            if len(numbers) == 1:  # the usual case
-                (only,) = numbers
-                matched: Sequence[int] = (only,) if filters[only](view) else ()
-            else:
-                matched = [number for number in numbers if filters[number](view)]
-            if not matched:
-                continue
             config = rule.time_config
             if config not in times:
                 times[config] = rule.timeline.ordinal_at(source, position)
@@ -461,8 +506,8 @@ class FastExecution:
                 continue
             key_functions = rule.bound.key_functions
             bits = 0
-            keys: list[Any] = [()] * len(filters)
-            for number in matched:
+            keys: list[Any] = [()] * len(key_functions)
+            for number in numbers_matched:
                 stage_keys = key_functions[number](view)
                 if number in rule.missing_stages:
                     # A missing-event stage only needs when, and under which key, it matched.
@@ -480,24 +525,25 @@ class FastExecution:
                 keys[number] = stage_keys
             if bits:
                 rule.candidates.append((ordinal, bits, tuple(keys), (index, record_id, path, line, locator)))
-        self.stats.evaluated_stages += evaluated
 
-    def _free_stages(self, view: EventView) -> dict[int, frozenset[int]]:
-        """The free stages an event meets, by rule: those of its categories. Shared: not to be changed."""
-        categories = tuple(read(view) for read in self._category_readers.values())
-        found = self._free_by_categories.get(categories)
-        if found is None:
-            keys: list[tuple[str, str] | None] = [None]
-            for category_field, values in zip(self._category_readers, categories, strict=True):
-                keys.extend((category_field, value) for value in values)
-            by_rule: dict[int, set[int]] = defaultdict(set)
-            for key in keys:
-                for rule_number, stage_number in self._free.get(key, ()):
-                    by_rule[rule_number].add(stage_number)
-            found = {rule_number: frozenset(numbers) for rule_number, numbers in by_rule.items()}
-            if len(self._free_by_categories) < FREE_COMBINATIONS_KEPT:
-                self._free_by_categories[categories] = found
-        return found
+    def _free_runner(self, view: EventView, index: str | None, visible: frozenset[int]) -> FreeRunner:
+        """What tries the free stages an event meets: those of its categories, of the rules that see its index."""
+        read_one = self._category_reader
+        categories = read_one(view) if read_one is not None else tuple(
+            read(view) for read in self._category_readers.values())
+        runner = self._free_runners.get((index, categories))
+        if runner is not None:
+            return runner
+        per_field: tuple[tuple[Any, ...], ...] = (categories,) if read_one is not None else categories
+        keys: list[tuple[str, str] | None] = [None]
+        for category_field, values in zip(self._category_readers, per_field, strict=True):
+            keys.extend((category_field, value) for value in values)
+        refs = sorted({ref for key in keys for ref in self._free.get(key, ()) if ref[0] in visible})
+        # The first combinations met get a generated function; past that, stages are tried one by one.
+        runner = FreeRunner(refs, self._rules, self._namespace, len(self._free_runners) < FREE_COMBINATIONS_COMPILED)
+        if len(self._free_runners) < FREE_COMBINATIONS_KEPT:
+            self._free_runners[(index, categories)] = runner
+        return runner
 
     # ------------------------------------------------------------ worker processes
 
