@@ -305,7 +305,8 @@ class FastExecution:
                 self._triggers[chosen[text]].append(position)
         self._literals = sorted(chosen, key=chosen.__getitem__)
         self._scanner = LiteralScanner(self._literals)
-        self._trigger_scanner = LiteralScanner(self._literals[:trigger_count])
+        self._trigger_count = trigger_count
+        self._trigger_scanner: LiteralScanner | None = None  # for block scans (see trigger_ends), when first needed
         self.stats.scanner = self._scanner.engine
         self._category_readers: dict[str, Callable[[Any], tuple[Any, ...]]] = {
             category_field: CachingReaders(self.schema)(category_field)
@@ -372,6 +373,8 @@ class FastExecution:
     def trigger_ends(self, block: bytes) -> tuple[list[int], bool]:
         """End offsets of the trigger literals in a block of lines, and whether every line of it is shaped
         like a JSON object (see :meth:`LiteralScanner.ends_and_shape`)."""
+        if self._trigger_scanner is None:
+            self._trigger_scanner = LiteralScanner(self._literals[:self._trigger_count])
         return self._trigger_scanner.ends_and_shape(block)
 
     @property
