@@ -24,6 +24,18 @@ from eqlite.semantic.types import Family, format_ip, version_key
 from eqlite.syntax import ast
 
 Predicate = Callable[[Any], bool]  # over a `_source` dict, or an EventView with caching readers
+
+
+def _any_string(read: Callable[[Any], tuple[Any, ...]], test: Callable[[str], bool]) -> Predicate:
+    """Whether ``test`` holds for any string value of the field ``read`` reads (a loop, not a generator:
+    this runs for most events)."""
+    def check(document: Any) -> bool:
+        for value in read(document):  # noqa: SIM110 - any(<generator>) costs a generator per call
+            if isinstance(value, str) and test(value):
+                return True
+        return False
+
+    return check
 Evaluator = Callable[[list[Any]], Any]
 
 _NUMERIC = (int, float)
@@ -170,7 +182,9 @@ class Compiler:
         # Case-insensitive: each value is folded once (by its reader), not once per pattern.
         read = self.readers.folded(pred.field) if pred.insensitive else self.readers(pred.field)
         test = wildcards_matcher(pred.patterns, pred.insensitive, folded_input=True)
-        return lambda document: any(isinstance(v, str) and test(v) for v in read(document))
+        if pred.insensitive:  # folded values are strings
+            return lambda document: any(map(test, read(document)))
+        return _any_string(read, test)
 
     def _prefix(self, pred: ir.Prefix) -> Predicate:
         read = self.readers(pred.field)
@@ -179,13 +193,15 @@ class Compiler:
             return lambda document: False
         if pred.insensitive:
             folded, read_folded = fold(prefix), self.readers.folded(pred.field)
-            return lambda document: any(v.startswith(folded) for v in read_folded(document))
-        return lambda document: any(isinstance(v, str) and v.startswith(prefix) for v in read(document))
+            return lambda document: any(map(lambda value: value.startswith(folded), read_folded(document)))
+        return _any_string(read, lambda value: value.startswith(prefix))
 
     def _regexp(self, pred: ir.Regexp) -> Predicate:
         read = self.readers(pred.field)
         tests = tuple(regex_matcher(pattern, pred.insensitive) for pattern in pred.patterns)
-        return lambda document: any(isinstance(v, str) and any(t(v) for t in tests) for v in read(document))
+        if len(tests) == 1:
+            return _any_string(read, tests[0])
+        return _any_string(read, lambda value: any(test(value) for test in tests))
 
     def _cidr(self, pred: ir.Cidr) -> Predicate:
         read = self.readers(pred.field)
@@ -196,7 +212,7 @@ class Compiler:
             except ValueError:
                 raise AnalysisError(f"cidrMatch: {block!r} is not a CIDR block") from None
         inside = functions.cidr_tester(blocks)
-        return lambda document: any(inside(v) for v in read(document))
+        return lambda document: any(map(inside, read(document)))
 
     def _script(self, pred: ir.Script) -> Predicate:
         occurrences: list[ast.Field] = []

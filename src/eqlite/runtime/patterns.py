@@ -146,6 +146,12 @@ def wildcards_matcher(patterns: tuple[WildcardPattern, ...], insensitive: bool, 
         tests = tuple(wildcard_matcher(pattern, insensitive, folded_input=folded_input) for pattern in patterns)
         if len(tests) == 1:
             return tests[0]
+        if len(tests) == 2:
+            first, second = tests
+            return lambda value: first(value) or second(value)
+        if len(tests) == 3:
+            first, second, third = tests
+            return lambda value: first(value) or second(value) or third(value)
         return lambda value: any(test(value) for test in tests)
     branches = (wildcard_regex(_folded_pattern(pattern) if insensitive else pattern).removeprefix("(?s)")
                 for pattern in patterns)
