@@ -90,6 +90,17 @@ def test_collector_timestamps_parse_as_the_general_iso_pattern_does() -> None:
         assert parse_date(text, "strict_date_optional_time") == expected, text
 
 
+def test_collector_timestamps_with_a_character_out_of_place_are_not_dates() -> None:
+    from eqlite.semantic.types import parse_date
+
+    # Same length and separators as "YYYY-MM-DDTHH:MM:SS.fffZ": only ASCII digits may fill the rest.
+    assert parse_date("2024-05-14T08:00:59.999Z", "strict_date_optional_time") == 1715673659999000000
+    for text in ("2024-05-14T08:00:0\u0661.444Z", "2024-05-14T08:00:01.4a4Z", "2024-05-1\u0664T08:00:01.444Z",
+                 "2024-05-14T08:00:+1.444Z", "2024-05-14T08:00:60.444Z", "2024-05-14 08:00:01.444Z",
+                 "2024-02-30T08:00:01.444Z", "2024-05-14T08:0x:01.444Z"):
+        assert parse_date(text, "strict_date_optional_time") is None, text
+
+
 def test_week_dates_are_not_collector_timestamps() -> None:
     from eqlite.semantic.types import parse_date
 

@@ -398,15 +398,30 @@ _ISO = re.compile(
 _UTC_TEXT = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}):(\d{2})(?:[.,](\d{1,9}))?Z", re.ASCII)
 
 
+_MINUTE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", re.ASCII)
+
+
 @lru_cache(maxsize=4096)
 def _minute_seconds(minute: str) -> int | None:
     """Epoch seconds of "YYYY-MM-DDTHH:MM" (UTC); None when it is not a valid date and time."""
+    if _MINUTE.fullmatch(minute) is None:
+        return None
     nanos = _epoch_nanos((int(minute[0:4]), int(minute[5:7]), int(minute[8:10])),
                          (int(minute[11:13]), int(minute[14:16]), 0), 0, 0)
     return None if nanos is None else nanos // _NS_PER_S
 
 
+_DIGITS = frozenset("0123456789")
+
+
 def _parse_iso(text: str) -> int | None:
+    if len(text) == 24 and text[23] == "Z" and text[19] == "." and text[16] == ":":
+        # "YYYY-MM-DDTHH:MM:SS.fffZ", what Beats and Elastic Agent write: sliced, not matched.
+        base = _minute_seconds(text[:16])
+        if (base is not None and text[17] in _DIGITS and text[18] in _DIGITS and text[20] in _DIGITS
+                and text[21] in _DIGITS and text[22] in _DIGITS):
+            seconds = int(text[17:19])
+            return (base + seconds) * _NS_PER_S + int(text[20:23]) * 1_000_000 if seconds < 60 else None
     utc = _UTC_TEXT.fullmatch(text)
     if utc is not None:
         minute, second, fraction = utc.groups()
