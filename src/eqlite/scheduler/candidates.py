@@ -86,10 +86,14 @@ class SpillFile:
         return os.pread(descriptor, length, offset + _LENGTH.size)
 
     def close(self, delete: bool = True) -> None:
+        """Close the file; delete it unless ``delete`` is False, in which case a named file exists
+        afterwards even if nothing was written (a worker that found nothing still hands one over)."""
         if self._handle is not None:
             self._handle.close()
             self._handle = None
             self._end = 0
+        elif not delete and self.path is not None:
+            open(self.path, "ab").close()
         if delete and self.path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
