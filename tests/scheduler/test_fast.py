@@ -143,7 +143,7 @@ def test_unsorted_input_and_spilled_candidates_agree(small_demo_file: Path, tmp_
     rules = _corpus_rules(120)
     reference = _reference(rules, Schema.ecs(), small_demo_file)
     budget = fast_module.Budget
-    monkeypatch.setattr(fast_module, "Budget", lambda: budget(limit=97))
+    monkeypatch.setattr(fast_module, "Budget", lambda: budget(limit=61))
     fast = _fast(rules, Schema.ecs(), shuffled)
     assert _LAST_BUDGET_SPILLS[-1] > 10
     for ours, theirs in zip(fast, reference, strict=True):
@@ -174,13 +174,17 @@ def test_free_stages_tried_together_or_one_by_one_agree(small_demo_file: Path,
             view = fast_module.EventView(document)
             index = fast_module.data_stream_index(document)
             visible = execution._visible_rules(index)
-            found = execution._free_runner(view, index, visible).run(view)
-            expected = sorted(ref for ref in free_refs if ref[0] in visible
-                              and _categories_allow(execution, ref, view)
+            runner = execution._free_runner(view, index, visible)
+            met = [ref for ref in free_refs if ref[0] in visible and _categories_allow(execution, ref, view)]
+            deferred = [ref for ref in met if execution._rules[ref[0]].deferring
+                        and ref[1] in execution._rules[ref[0]].deferred_stages]
+            expected = sorted(ref for ref in met if ref not in deferred
                               and execution._rules[ref[0]].bound.filters[ref[1]](view))
-            assert sorted(found) == expected
-            held += len(found)
-            tried += execution._free_runner(view, index, visible).size
+            assert sorted(runner.run(view)) == expected
+            assert sorted((rule, stage) for rule, bits in runner.deferred for stage in range(bits.bit_length())
+                          if bits >> stage & 1) == sorted(deferred)
+            held += len(expected)
+            tried += runner.size
     assert 0 < held < tried
 
 
@@ -368,7 +372,7 @@ def test_streamed_hits_read_in_batches_match_the_reference(small_demo_file: Path
     rules = _corpus_rules(120)
     reference = _reference(rules, Schema.ecs(), small_demo_file)
     budget = fast_module.Budget
-    monkeypatch.setattr(fast_module, "Budget", lambda: budget(limit=97))
+    monkeypatch.setattr(fast_module, "Budget", lambda: budget(limit=61))
     execution = FastExecution(rules, Schema.ecs(), read_sample([str(small_demo_file)]))
     run_paths(execution, [str(small_demo_file)], SourceStats())
     assert execution.budget.spills > 10
@@ -386,3 +390,50 @@ def test_streamed_hits_read_in_batches_match_the_reference(small_demo_file: Path
         run.result = SearchResult(run.result.kind, read, run.result.stats)
         assert _signature(run) == _signature(theirs), run.rule.name
     assert streamed >= 3
+
+
+def _deferral_file(tmp_path: Path) -> Path:
+    """Broad network events first (later in time), then the rare process event that starts each sequence."""
+    lines = []
+    for number in range(400):
+        lines.append({"@timestamp": f"2024-05-14T08:{10 + number // 60:02d}:{number % 60:02d}.000Z",
+                      "event": {"category": ["network"], "action": "connection_attempted"},
+                      "host": {"id": f"h{number % 4}"}, "destination": {"port": 443 + number % 3}})
+    for host in range(3):  # h3 never starts one
+        lines.append({"@timestamp": "2024-05-14T08:00:00.000Z", "event": {"category": ["process"]},
+                      "host": {"id": f"h{host}"}, "process": {"name": "mmc.exe"}})
+    path = tmp_path / "deferral.ndjson"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+DEFERRAL_QUERIES = [
+    'sequence by host.id with maxspan=1h [process where process.name == "mmc.exe"] '
+    '[network where event.action == "connection_attempted"]',
+    'sequence by host.id with maxspan=1h [process where process.name == "mmc.exe"] '
+    '![network where destination.port == 444] [network where destination.port == 445]',
+    'sequence by host.id [network where destination.port == 443] [process where process.name == "notepad.exe"]',
+]
+
+
+@pytest.mark.parametrize("limit", [fast_module.DEFER_LIMIT, 7])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_deferred_stages_read_again_give_the_reference_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               limit: int, workers: int) -> None:
+    """A sequence's broad stages wait for its selective one: lines noted before it matched are read again."""
+    from eqlite.scheduler import parallel
+
+    path = _deferral_file(tmp_path)
+    rules = [_rule(number, query, None) for number, query in enumerate(DEFERRAL_QUERIES)]
+    monkeypatch.setattr(fast_module, "DEFER_LIMIT", limit)
+    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", path.stat().st_size // 5)
+    reference = _reference(rules, Schema.ecs(), path)
+    execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
+    assert execution.stats.deferring_rules == 3
+    run_paths(execution, [str(path)], SourceStats(), workers=workers)
+    assert execution.stats.deferred > 0 and execution.stats.read_again > 0
+    fast = execution.finish()
+    assert [len(run.result.hits) for run in reference if run.result] == [3, 1, 0]
+    for ours, theirs in zip(fast, reference, strict=True):
+        assert _signature(ours) == _signature(theirs), ours.rule.query

@@ -8,10 +8,14 @@ Stages without a selective trigger are *free*: they are evaluated on every parse
 of their category.
 
 Parsed events are evaluated only for the triggered and free stages of the rules that can
-see their index, with each field read once per event (:class:`EventView`). Candidates keep
+see their index, with each field read once per event (:class:`EventView`); the free stages of
+an event's categories run in one generated function (:class:`FreeRunner`). Candidates keep
 their raw line, their stage marks and their join keys; at the end each rule's candidates
 go through the reference engine's sequence and sample matchers, so results are identical
 to the reference engine's, which the differential tests check.
+
+A sequence rule's broad stages wait for its most selective one (:class:`Backlog`): until that
+stage matches, the lines they would be tried on are only noted, and read again if it ever does.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import orjson
 
 from eqlite.plan import ir
 from eqlite.plan.prefilter import Requirement, candidate_literals, requirement
-from eqlite.plan.query import EventPlan
+from eqlite.plan.query import EventPlan, SequencePlan
 from eqlite.rules import Rule
 from eqlite.runtime.access import CachingReaders, EventView
 from eqlite.runtime.codegen import SourceCompiler
@@ -70,6 +74,10 @@ FREE_COMBINATIONS_COMPILED = 256  # of which the first get one generated functio
 # gc.set_threshold for a run (see settle_for_run): a young collection per 50,000 net allocations
 GC_THRESHOLDS = (50_000, 20, 20)
 
+# Deferred (rule, line) entries held at once, over all rules (16 bytes each): past this, the rule
+# with the most is evaluated (see Backlog).
+DEFER_LIMIT = 5_000_000
+
 StageRef = tuple[int, int]  # (rule number, stage number)
 
 
@@ -95,6 +103,56 @@ def _category_values(pred: ir.Pred, category_field: str) -> frozenset[str] | Non
     return None
 
 
+_STAGE_SHIFT = 40  # a deferred entry is position | stage bits << 40 (positions below 2**40)
+_POSITIONS = (1 << _STAGE_SHIFT) - 1
+DEFERRABLE_STAGES = 23  # stage bits must fit in the 63 bits left of a signed 64-bit entry
+
+
+@dataclass(slots=True)
+class Backlog:
+    """Lines where deferred stages of one sequence rule would be tried, kept to be evaluated if ever needed.
+
+    A sequence matches only if each of its stages (other than missing-event and ``until`` stages)
+    matches some event. Until a rule's most selective stage has matched, its broader stages (a
+    network connection of any process, say) and its missing-event stages are not evaluated: the
+    line's place is noted here instead, 16 bytes. The first time the selective stage matches, the
+    noted lines are read again and evaluated, and the rule goes on as any other; if it never
+    matches, the rule has no results and the notes are dropped. The input's order plays no part.
+    """
+
+    entries_: array[int] = field(default_factory=lambda: array("q"))  # position | stage bits << 40
+    offsets: array[int] = field(default_factory=lambda: array("q"))
+    # (first entry, path, index, position - line number) from that entry on
+    segments: list[tuple[int, str, str | None, int]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.entries_)
+
+    def add(self, position: int, line: int, offset: int, path: str, index: str | None, stages: int) -> None:
+        segments = self.segments
+        if (not segments or segments[-1][3] != position - line or segments[-1][1] != path
+                or segments[-1][2] != index):
+            segments.append((len(self.entries_), path, index, position - line))
+        self.entries_.append(position | stages << _STAGE_SHIFT)
+        self.offsets.append(offset)
+
+    def extend(self, other: Backlog) -> None:
+        start = len(self.entries_)
+        self.segments.extend((first + start, path, index, delta) for first, path, index, delta in other.segments)
+        self.entries_.extend(other.entries_)
+        self.offsets.extend(other.offsets)
+
+    def entries(self) -> Iterator[tuple[int, int, int, str, str | None, int]]:
+        """(position, line, offset, path, index, stage bits) of each noted line, in the order noted."""
+        segments = self.segments
+        bounds = [first for first, _, _, _ in segments[1:]] + [len(self.entries_)] if segments else []
+        for (first, path, index, delta), end in zip(segments, bounds, strict=True):
+            for entry in range(first, end):
+                packed = self.entries_[entry]
+                position = packed & _POSITIONS
+                yield position, position - delta, self.offsets[entry], path, index, packed >> _STAGE_SHIFT
+
+
 @dataclass(slots=True)
 class _FastRule:
     number: int
@@ -111,6 +169,11 @@ class _FastRule:
     # what makes an event's time and order for this rule: events share them across rules
     time_config: tuple[str, str | None, bool] = ("@timestamp", None, False)
     generator: SourceCompiler | None = None
+    # A sequence's most selective stage, while its other triggered stages are deferred (see Backlog).
+    eager_stage: int = -1
+    deferred_stages: frozenset[int] = frozenset()
+    deferring: bool = False
+    backlog: Backlog = field(default_factory=Backlog)
 
 
 @dataclass(slots=True)
@@ -126,6 +189,7 @@ class WorkerResult:
     problems: list[Problem]
     errors: int
     warnings: int
+    backlogs: list[Backlog | None]  # per rule: the lines it still defers; None when it defers none
 
 
 @dataclass(slots=True)
@@ -137,6 +201,9 @@ class FastStats:
     scanner: str = ""
     triggered_stages: int = 0
     free_stages: int = 0
+    deferring_rules: int = 0  # sequence rules whose broad stages wait for their selective one (see Backlog)
+    deferred: int = 0  # (rule, line) pairs noted rather than evaluated
+    read_again: int = 0  # of which, read again and evaluated
 
 
 class FreeRunner:
@@ -146,10 +213,18 @@ class FreeRunner:
     event, rather than one per stage inside a loop over rules.
     """
 
-    __slots__ = ("run", "size")
+    __slots__ = ("deferred", "run", "size")
 
     def __init__(self, refs: Sequence[StageRef], rules: Sequence[_FastRule], namespace: dict[str, Any],
                  generate: bool = True) -> None:
+        # The stages of rules that defer them (see Backlog) are not tried: (rule, stage bits) instead.
+        deferred: dict[int, int] = {}
+        for rule_number, stage in refs:
+            rule = rules[rule_number]
+            if rule.deferring and stage in rule.deferred_stages:
+                deferred[rule_number] = deferred.get(rule_number, 0) | 1 << stage
+        self.deferred = list(deferred.items())
+        refs = [ref for ref in refs if ref[0] not in deferred or ref[1] not in rules[ref[0]].deferred_stages]
         self.size = len(refs)
         filters = [rules[rule_number].bound.filters[stage] for rule_number, stage in refs]
         if not generate:
@@ -216,6 +291,8 @@ class FastExecution:
         self._free_runners: dict[tuple[str | None, tuple[Any, ...]], FreeRunner] = {}
         self._every: dict[int, set[int]] | None = None
         self._position = 0
+        self._deferred_total = 0
+        self._backlog_readers: dict[str, IO[bytes]] = {}
         self._build_index(sample)
 
     # ------------------------------------------------------------ the rule index
@@ -258,6 +335,7 @@ class FastExecution:
             return chosen.setdefault(literal, len(chosen))
 
         planned: list[tuple[StageRef, Requirement, list[Requirement]]] = []
+        shares: dict[StageRef, float] = {}  # the share of sampled events each stage is tried on
         for ref, pred in filters.items():
             rule = self._rules[ref[0]]
             if isinstance(pred, ir.MatchNone):
@@ -278,6 +356,7 @@ class FastExecution:
             categories = _category_values(pred, rule.category_field)
             free_share = (sum(category_share.get((rule.category_field, c), 0.0) for c in categories)
                           if categories is not None and lines else 1.0)
+            shares[ref] = min(triggered_share, free_share) if ordered else free_share
             if ordered and triggered_share <= TRIGGER_MAX and (triggered_share <= free_share or not lines):
                 # Keep only the checks that cut the candidates noticeably: every literal costs scan time.
                 current, kept = clause_mask(ordered[0]), []
@@ -304,6 +383,8 @@ class FastExecution:
             for text in trigger.literals:
                 self._triggers[chosen[text]].append(position)
         self._literals = sorted(chosen, key=chosen.__getitem__)
+        if lines:
+            self._plan_deferral(shares)
         self._scanner = LiteralScanner(self._literals)
         self._trigger_count = trigger_count
         self._trigger_scanner: LiteralScanner | None = None  # for block scans (see trigger_ends), when first needed
@@ -314,6 +395,26 @@ class FastExecution:
         }
         self._category_reader = (next(iter(self._category_readers.values()))
                                  if len(self._category_readers) == 1 else None)
+
+    def _plan_deferral(self, shares: Mapping[StageRef, float]) -> None:
+        """Choose, for each sequence rule, the stage to evaluate first and the stages to defer (see Backlog)."""
+        for rule in self._rules:
+            body = rule.compiled.plan.body
+            if not isinstance(body, SequencePlan) or len(body.stages) > DEFERRABLE_STAGES:
+                continue
+            if any(number in rule.never for number, stage in enumerate(body.stages) if not stage.missing):
+                continue  # no event can match one of its stages: it defers nothing, it never matches
+            needed = [number for number, stage in enumerate(body.stages) if not stage.missing]
+            if len(needed) < 2 and len(needed) == len(body.stages):
+                continue
+            eager = min(needed, key=lambda number: shares.get((rule.number, number), 1.0))
+            least = shares.get((rule.number, eager), 1.0)
+            deferred = frozenset(
+                number for number, stage in enumerate(body.stages)
+                if number != eager and (stage.missing or shares.get((rule.number, number), 0.0) > least))
+            if deferred:
+                rule.eager_stage, rule.deferred_stages, rule.deferring = eager, deferred, True
+                self.stats.deferring_rules += 1
 
     def _category_shares(self, sample: Sequence[bytes]) -> dict[tuple[str, str], float]:
         """Share of sampled events in each category, for each category field the rules use."""
@@ -461,6 +562,7 @@ class FastExecution:
     def _evaluate(self, source: dict[str, Any], stages: Mapping[int, AbstractSet[int]], position: int,
                   index: str | None, doc_id: str | None, path: str, line: int, locator: Any, raw: bytes | None = None,
                   all_stages: bool = False) -> None:
+        given_index = index
         id_index = index or ""  # the id hashes the index the line was read under, before any data stream guess
         if index is None:
             index = data_stream_index(source)
@@ -472,6 +574,7 @@ class FastExecution:
         # Which stages hold, by rule: the free stages of the event's categories, all in one call,
         # then the triggered ones (a stage is one or the other).
         matched: dict[int, list[int]] = {}
+        deferred_by_rule: dict[int, int] = {}  # stage bits not tried now (see Backlog)
         evaluated = 0
         if not all_stages and self._free:
             free = self._free_runner(view, index, visible)
@@ -482,55 +585,134 @@ class FastExecution:
                     matched[rule_number] = [stage_number]
                 else:
                     found.append(stage_number)
+            if free.deferred:
+                deferred_by_rule.update(free.deferred)
         for rule_number, numbers in stages.items():
             if rule_number not in visible:
                 continue
-            filters = rules[rule_number].bound.filters
-            evaluated += len(numbers)
-            for number in numbers:
+            rule = rules[rule_number]
+            tried: AbstractSet[int] = numbers
+            if rule.deferring and not all_stages:
+                deferred = rule.deferred_stages & numbers
+                if deferred:
+                    bits = deferred_by_rule.get(rule_number, 0)
+                    for number in deferred:
+                        bits |= 1 << number
+                    deferred_by_rule[rule_number] = bits
+                    tried = numbers - deferred
+            filters = rule.bound.filters
+            evaluated += len(tried)
+            for number in tried:
                 if filters[number](view):
                     found = matched.get(rule_number)
                     if found is None:
                         matched[rule_number] = [number]
                     else:
                         found.append(number)
-        self.stats.evaluated_stages += evaluated
-        if not matched:
-            return
-        times: dict[tuple[str, str | None, bool], Ordinal | None] = {}
-        # A line without _id gets its stable id when it is read back for a result: hashing every
-        # kept line is not free, and most are never results.
-        record_id = doc_id if doc_id is not None or raw is None else line_id(id_index)
-        for rule_number, numbers_matched in matched.items():
-            rule = rules[rule_number]
-            config = rule.time_config
-            if config not in times:
-                times[config] = rule.timeline.ordinal_at(source, position)
-            ordinal = times[config]
-            if ordinal is None:
-                rule.stats.without_timestamp += 1
-                continue
-            key_functions = rule.bound.key_functions
-            bits = 0
-            keys: list[Any] = [()] * len(key_functions)
-            for number in numbers_matched:
-                stage_keys = key_functions[number](view)
-                if number in rule.missing_stages:
-                    # A missing-event stage only needs when, and under which key, it matched.
-                    # 8 bytes per event (an array of int64), and nothing for a repeated time.
-                    bucket = rule.missing[number]
-                    moment = ordinal[0] // 1_000_000  # ms
-                    for key in stage_keys:
-                        times_of_key = bucket.get(key)
-                        if times_of_key is None:
-                            bucket[key] = array("q", (moment,))
-                        elif times_of_key[-1] != moment:
-                            times_of_key.append(moment)
+        if deferred_by_rule:
+            can_defer = type(locator) is tuple  # a line that can be read again
+            for rule_number, bits in deferred_by_rule.items():
+                rule = rules[rule_number]
+                if can_defer and rule_number not in matched:
+                    rule.backlog.add(position, line, locator[1], path, given_index, bits)
+                    self._deferred_total += 1
+                    self.stats.deferred += 1
                     continue
-                bits |= 1 << number
-                keys[number] = stage_keys
-            if bits:
-                rule.candidates.append((ordinal, bits, tuple(keys), (index, record_id, path, line, locator)))
+                # Other stages of the rule hold here (or the line cannot be read again): the event's
+                # stages are all tried now, to be kept as one candidate.
+                filters = rule.bound.filters
+                for number in rule.deferred_stages:
+                    if bits >> number & 1:
+                        evaluated += 1
+                        if filters[number](view):
+                            matched.setdefault(rule_number, []).append(number)
+        self.stats.evaluated_stages += evaluated
+        if matched:
+            times: dict[tuple[str, str | None, bool], Ordinal | None] = {}
+            # A line without _id gets its stable id when it is read back for a result: hashing every
+            # kept line is not free, and most are never results.
+            record_id = doc_id if doc_id is not None or raw is None else line_id(id_index)
+            waiting: list[_FastRule] = []
+            for rule_number, numbers_matched in matched.items():
+                rule = rules[rule_number]
+                bits = self._record(rule, numbers_matched, view, source, position, times,
+                                    (index, record_id, path, line, locator))
+                if rule.deferring and bits >> rule.eager_stage & 1:
+                    waiting.append(rule)
+            for rule in waiting:  # their selective stage has matched: their deferred lines count now
+                self._read_backlog(rule)
+        if self._deferred_total > DEFER_LIMIT:
+            self._keep_backlogs_within_limit()
+
+    def _record(self, rule: _FastRule, numbers: Sequence[int], view: EventView, source: dict[str, Any], position: int,
+                times: dict[tuple[str, str | None, bool], Ordinal | None], where: tuple[Any, ...]) -> int:
+        """Keep what a rule needs of an event whose stages ``numbers`` hold; the bits of the stages kept."""
+        config = rule.time_config
+        if config not in times:
+            times[config] = rule.timeline.ordinal_at(source, position)
+        ordinal = times[config]
+        if ordinal is None:
+            rule.stats.without_timestamp += 1
+            return 0
+        key_functions = rule.bound.key_functions
+        bits = 0
+        keys: list[Any] = [()] * len(key_functions)
+        for number in numbers:
+            stage_keys = key_functions[number](view)
+            if number in rule.missing_stages:
+                # A missing-event stage only needs when, and under which key, it matched.
+                # 8 bytes per event (an array of int64), and nothing for a repeated time.
+                bucket = rule.missing[number]
+                moment = ordinal[0] // 1_000_000  # ms
+                for key in stage_keys:
+                    times_of_key = bucket.get(key)
+                    if times_of_key is None:
+                        bucket[key] = array("q", (moment,))
+                    elif times_of_key[-1] != moment:
+                        times_of_key.append(moment)
+                continue
+            bits |= 1 << number
+            keys[number] = stage_keys
+        if bits:
+            rule.candidates.append((ordinal, bits, tuple(keys), where))
+        return bits
+
+    def _keep_backlogs_within_limit(self) -> None:
+        """Past DEFER_LIMIT deferred lines in all, evaluate those of the rules that hold the most."""
+        while self._deferred_total > DEFER_LIMIT:
+            deferring = (rule for rule in self._rules if rule.deferring)
+            self._read_backlog(max(deferring, key=lambda rule: len(rule.backlog)))
+
+    def _read_backlog(self, rule: _FastRule, backlog: Backlog | None = None) -> None:
+        """Stop deferring the rule's stages; evaluate those noted in its backlog (or in ``backlog``), reading
+        their lines again."""
+        if backlog is None:
+            backlog, rule.backlog = rule.backlog, Backlog()
+            self._deferred_total -= len(backlog)
+        rule.deferring = False
+        self._free_runners.clear()  # made while the rule deferred some of its free stages
+        filters = rule.bound.filters
+        for position, line, offset, path, index, bits in backlog.entries():
+            handle = self._backlog_readers.get(path)
+            if handle is None:
+                handle = self._backlog_readers[path] = open(path, "rb")  # noqa: SIM115 - closed by finish
+            handle.seek(offset)
+            try:
+                document = orjson.loads(handle.readline())
+                source = document["_source"] if _is_envelope(document) else document
+            except (orjson.JSONDecodeError, TypeError, KeyError):
+                self.problems.problem(path, line, "the line changed while the run read it: not evaluated again")
+                continue
+            doc_id = str(document["_id"]) if source is not document and document.get("_id") is not None else None
+            self.stats.read_again += 1
+            view = EventView(source)
+            numbers = [number for number in rule.deferred_stages if bits >> number & 1 and filters[number](view)]
+            self.stats.evaluated_stages += bin(bits).count("1")
+            if numbers:
+                record_id = doc_id if doc_id is not None else line_id(index or "")
+                self._record(rule, numbers, view, source, position, {},
+                             (index if index is not None else data_stream_index(source), record_id, path, line,
+                              (path, offset)))
 
     def _free_runner(self, view: EventView, index: str | None, visible: frozenset[int]) -> FreeRunner:
         """What tries the free stages an event meets: those of its categories, of the rules that see its index."""
@@ -562,8 +744,13 @@ class FastExecution:
             rule.stats = SearchStats()
             rule.compiled.script_errors.count = 0  # the object generated predicates hold: reset in place
             rule.compiled.script_errors.last = ""
+            # Each range defers on its own: the parent decides with what every range found.
+            rule.deferring = rule.eager_stage >= 0
+            rule.backlog = Backlog()
+        self._deferred_total = 0
+        self._free_runners.clear()
         self.stats = FastStats(scanner=self.stats.scanner, triggered_stages=self.stats.triggered_stages,
-                               free_stages=self.stats.free_stages)
+                               free_stages=self.stats.free_stages, deferring_rules=self.stats.deferring_rules)
         self.events_without_index = 0
         self.problems = SourceStats()
         self._position = position
@@ -581,7 +768,8 @@ class FastExecution:
                            for rule in self._rules],
             stats=self.stats, events_without_index=self.events_without_index,
             problems=self.problems.problems, errors=sum(f.errors for f in files),
-            warnings=sum(f.warnings for f in files))
+            warnings=sum(f.warnings for f in files),
+            backlogs=[rule.backlog if rule.deferring else None for rule in self._rules])
 
     def merge_worker(self, result: WorkerResult, spill_path: str, path: str) -> None:
         """In the parent: take the findings of a worker that read part of ``path``, in input order."""
@@ -603,7 +791,19 @@ class FastExecution:
             rule.compiled.script_errors.count += errors
             if last:
                 rule.compiled.script_errors.last = last
-        for name in ("lines", "skipped", "parsed", "evaluated_stages"):
+        for rule, backlog in zip(self._rules, result.backlogs, strict=True):
+            if rule.eager_stage < 0:
+                continue
+            if backlog is None:  # its selective stage matched in the worker's range
+                if rule.deferring:
+                    self._read_backlog(rule)
+            elif rule.deferring:
+                rule.backlog.extend(backlog)
+                self._deferred_total += len(backlog)
+            elif len(backlog):
+                self._read_backlog(rule, backlog)
+        self._keep_backlogs_within_limit()
+        for name in ("lines", "skipped", "parsed", "evaluated_stages", "deferred", "read_again"):
             setattr(self.stats, name, getattr(self.stats, name) + getattr(result.stats, name))
         self.events_without_index += result.events_without_index
         listed_errors = listed_warnings = 0
@@ -632,6 +832,11 @@ class FastExecution:
         reads them back with :meth:`hydrate`, a batch of hits at a time, before taking the next rule.
         """
         self._readers = {}
+        close_readers(self._backlog_readers)
+        for deferring in self._rules:
+            # Its selective stage matched nothing: no sequence can match, whatever the deferred lines hold.
+            self._deferred_total -= len(deferring.backlog)
+            deferring.backlog = Backlog()
         try:
             fast_runs = {id(rule.run): rule for rule in self._rules}
             for rule_run in self.runs:
