@@ -107,3 +107,41 @@ def test_week_dates_are_not_collector_timestamps() -> None:
     # datetime.fromisoformat accepts ISO week dates; strict_date_optional_time does not.
     assert parse_date("2024-W20-2T08:00:24Z", "strict_date_optional_time") is None
     assert parse_date("2024-05-14T08:00:24.445Z", "strict_date_optional_time") == 1715673624445000000
+
+
+@pytest.mark.parametrize("name", ["a.b", "a.b.c", "a.b.c.d", "a.b.c.d.e"])
+@pytest.mark.parametrize("ignore_above", [None, 4])
+def test_keyword_readers_of_nested_fields_give_the_indexed_values(name: str, ignore_above: int | None) -> None:
+    """The nested-string fast path of keyword readers against the general walk, on documents of every shape."""
+    from eqlite.runtime.access import raw_values
+
+    info = FieldInfo(name, "keyword", ignore_above=ignore_above)
+    read = make_reader(Schema({name: info}), name)
+    parts = name.split(".")
+    leaves: list[object] = [None, "", "abc", "abcd", "abcde", "ab😀😀", 7, True, ["x", "y"], ["x", 3], [], {"z": 1}]
+    rng = random.Random(len(parts) * 10 + (ignore_above or 0))
+    checked = 0
+    for _ in range(400):
+        leaf = rng.choice(leaves)
+        split = rng.randint(1, len(parts))  # how many parts the dotted key at the top spans
+        document: dict[str, object] = {}
+        node = document
+        top = ".".join(parts[:split])
+        if split == len(parts):
+            node[top] = leaf
+        else:
+            child: dict[str, object] = {}
+            node[top] = [child, {}] if rng.random() < 0.2 else child
+            node = child
+            for part in parts[split:-1]:
+                node[part] = {}
+                node = node[part]  # type: ignore[assignment]
+            node[parts[-1]] = leaf
+        if rng.random() < 0.3:
+            document[name] = rng.choice(leaves)  # a dotted key beside the nested one
+        if rng.random() < 0.1:
+            del document[top]
+        expected = indexed_values(info, (values if (values := raw_values(document, name)) is not None else MISSING))
+        assert read(document) == expected, document
+        checked += bool(expected)
+    assert checked > 50

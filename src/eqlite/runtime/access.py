@@ -178,7 +178,59 @@ def _keyword_reader(source_name: str, info: FieldInfo) -> Reader:
             return tuple(raw)
         return tuple(value for item in raw if (value := coerce(item)) is not None)
 
-    return read
+    return _one_nested_string(parts, short, read)
+
+
+_LONGEST = 1 << 62
+
+
+def _one_nested_string(parts: tuple[str, ...], short: int | None, general: Reader) -> Reader:
+    """``general``, with the usual case first: one string no longer than ``short``, under nested
+    objects (what :func:`_walk` gives as is). Anything else is left to ``general``."""
+    longest = _LONGEST if short is None else short
+    if len(parts) == 2:
+        first, last = parts
+
+        def read_2(document: Document) -> tuple[Any, ...]:
+            node = document.get(first)
+            if type(node) is dict:
+                value = node.get(last)
+                if type(value) is str and len(value) <= longest:
+                    return (value,)
+            return general(document)
+
+        return read_2
+    if len(parts) == 3:
+        first, second, last = parts
+
+        def read_3(document: Document) -> tuple[Any, ...]:
+            node = document.get(first)
+            if type(node) is dict:
+                node = node.get(second)
+                if type(node) is dict:
+                    value = node.get(last)
+                    if type(value) is str and len(value) <= longest:
+                        return (value,)
+            return general(document)
+
+        return read_3
+    if len(parts) == 4:
+        first, second, third, last = parts
+
+        def read_4(document: Document) -> tuple[Any, ...]:
+            node = document.get(first)
+            if type(node) is dict:
+                node = node.get(second)
+                if type(node) is dict:
+                    node = node.get(third)
+                    if type(node) is dict:
+                        value = node.get(last)
+                        if type(value) is str and len(value) <= longest:
+                            return (value,)
+            return general(document)
+
+        return read_4
+    return general
 
 
 class FieldReaders:
