@@ -186,7 +186,8 @@ _LONGEST = 1 << 62
 
 def _one_nested_string(parts: tuple[str, ...], short: int | None, general: Reader) -> Reader:
     """``general``, with the usual case first: one string no longer than ``short``, under nested
-    objects (what :func:`_walk` gives as is). Anything else is left to ``general``."""
+    objects (what :func:`_walk` gives as is). Anything else is left to ``general``. Unrolled for
+    the usual depths (``event.category``, ``host.os.type``): a loop costs more than the reading."""
     longest = _LONGEST if short is None else short
     if len(parts) == 2:
         first, last = parts
@@ -214,22 +215,21 @@ def _one_nested_string(parts: tuple[str, ...], short: int | None, general: Reade
             return general(document)
 
         return read_3
-    if len(parts) == 4:
-        first, second, third, last = parts
+    if len(parts) > 3:
+        within, last = parts[:-1], parts[-1]
 
-        def read_4(document: Document) -> tuple[Any, ...]:
-            node = document.get(first)
-            if type(node) is dict:
-                node = node.get(second)
-                if type(node) is dict:
-                    node = node.get(third)
-                    if type(node) is dict:
-                        value = node.get(last)
-                        if type(value) is str and len(value) <= longest:
-                            return (value,)
+        def read_deeper(document: Document) -> tuple[Any, ...]:
+            node: Any = document
+            for part in within:
+                node = node.get(part)
+                if type(node) is not dict:
+                    return general(document)
+            value = node.get(last)
+            if type(value) is str and len(value) <= longest:
+                return (value,)
             return general(document)
 
-        return read_4
+        return read_deeper
     return general
 
 
