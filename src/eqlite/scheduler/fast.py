@@ -174,6 +174,7 @@ class _FastRule:
     deferred_stages: frozenset[int] = frozenset()
     deferring: bool = False
     backlog: Backlog = field(default_factory=Backlog)
+    settled: bool = False  # its deferred lines were read again once: this process no longer defers them
 
 
 @dataclass(slots=True)
@@ -690,6 +691,7 @@ class FastExecution:
             backlog, rule.backlog = rule.backlog, Backlog()
             self._deferred_total -= len(backlog)
         rule.deferring = False
+        rule.settled = True
         self._free_runners.clear()  # made while the rule deferred some of its free stages
         filters = rule.bound.filters
         for position, line, offset, path, index, bits in backlog.entries():
@@ -744,8 +746,9 @@ class FastExecution:
             rule.stats = SearchStats()
             rule.compiled.script_errors.count = 0  # the object generated predicates hold: reset in place
             rule.compiled.script_errors.last = ""
-            # Each range defers on its own: the parent decides with what every range found.
-            rule.deferring = rule.eager_stage >= 0
+            # Each range defers on its own (the parent decides with what every range found), unless
+            # this worker already met the rule's selective stage in an earlier range.
+            rule.deferring = rule.eager_stage >= 0 and not rule.settled
             rule.backlog = Backlog()
         self._deferred_total = 0
         self._free_runners.clear()
