@@ -433,7 +433,30 @@ def test_deferred_stages_read_again_give_the_reference_results(tmp_path: Path, m
     assert execution.stats.deferring_rules == 3
     run_paths(execution, [str(path)], SourceStats(), workers=workers)
     assert execution.stats.deferred > 0 and execution.stats.read_again > 0
+    if workers == 1:  # notes past the limit written out (a worker evaluates them instead)
+        assert (execution._backlog_file is not None) == (limit < 100)
     fast = execution.finish()
     assert [len(run.result.hits) for run in reference if run.result] == [3, 1, 0]
     for ours, theirs in zip(fast, reference, strict=True):
         assert _signature(ours) == _signature(theirs), ours.rule.query
+
+
+def test_backlog_notes_come_back_in_order_from_memory_and_file(tmp_path: Path) -> None:
+    import random as _random
+
+    rng = _random.Random(4)
+    expected = []
+    backlog, other = fast_module.Backlog(), fast_module.Backlog()
+    with open(tmp_path / "spill", "w+b") as spill:
+        for number in range(3000):
+            target = backlog if number < 2000 else other
+            path, index = rng.choice([("a.ndjson", None), ("b.ndjson", "logs-x")])
+            position, line = number * 3 + rng.randint(0, 2), number
+            entry = (position, line, rng.randint(0, 1 << 40), path, index, rng.randint(1, (1 << 23) - 1))
+            target.add(entry[0], entry[1], entry[2], path, index, entry[5])
+            expected.append(entry)
+            if number in (500, 1500):
+                backlog.spill(spill)
+        backlog.extend(other)
+        assert len(backlog) == 1499  # 499 since the second spill, then 1,000 from the other
+        assert list(backlog.entries()) == expected

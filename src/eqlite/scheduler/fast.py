@@ -25,6 +25,7 @@ import itertools
 import os
 import re
 import shutil
+import tempfile
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -74,9 +75,9 @@ FREE_COMBINATIONS_COMPILED = 256  # of which the first get one generated functio
 # gc.set_threshold for a run (see settle_for_run): a young collection per 50,000 net allocations
 GC_THRESHOLDS = (50_000, 20, 20)
 
-# Deferred (rule, line) entries held at once, over all rules (16 bytes each): past this, the rule
-# with the most is evaluated (see Backlog).
-DEFER_LIMIT = 5_000_000
+# Deferred (rule, line) notes held in memory at once, over all rules (16 bytes each): past this, the
+# notes of the rule with the most are written to a temporary file (in a worker: evaluated; see Backlog).
+DEFER_LIMIT = 2_000_000
 
 StageRef = tuple[int, int]  # (rule number, stage number)
 
@@ -118,15 +119,29 @@ class Backlog:
     line's place is noted here instead, 16 bytes. The first time the selective stage matches, the
     noted lines are read again and evaluated, and the rule goes on as any other; if it never
     matches, the rule has no results and the notes are dropped. The input's order plays no part.
+    Notes past the execution's memory limit for them are written to a temporary file (:meth:`spill`).
     """
 
     entries_: array[int] = field(default_factory=lambda: array("q"))  # position | stage bits << 40
     offsets: array[int] = field(default_factory=lambda: array("q"))
     # (first entry, path, index, position - line number) from that entry on
     segments: list[tuple[int, str, str | None, int]] = field(default_factory=list)
+    # notes written out, in order: (file, where, how many, their segments)
+    spilled: list[tuple[IO[bytes], int, int, list[tuple[int, str, str | None, int]]]] = field(default_factory=list)
 
     def __len__(self) -> int:
+        """The notes held in memory."""
         return len(self.entries_)
+
+    def spill(self, file: IO[bytes]) -> None:
+        """Write the notes held in memory to the end of ``file``, and forget them here."""
+        if not self.entries_:
+            return
+        where = file.seek(0, os.SEEK_END)
+        file.write(self.entries_.tobytes())
+        file.write(self.offsets.tobytes())
+        self.spilled.append((file, where, len(self.entries_), self.segments))
+        self.entries_, self.offsets, self.segments = array("q"), array("q"), []
 
     def add(self, position: int, line: int, offset: int, path: str, index: str | None, stages: int) -> None:
         segments = self.segments
@@ -137,6 +152,7 @@ class Backlog:
         self.offsets.append(offset)
 
     def extend(self, other: Backlog) -> None:
+        """Add the notes of ``other`` (held in memory: a worker's) after these."""
         start = len(self.entries_)
         self.segments.extend((first + start, path, index, delta) for first, path, index, delta in other.segments)
         self.entries_.extend(other.entries_)
@@ -144,13 +160,22 @@ class Backlog:
 
     def entries(self) -> Iterator[tuple[int, int, int, str, str | None, int]]:
         """(position, line, offset, path, index, stage bits) of each noted line, in the order noted."""
-        segments = self.segments
-        bounds = [first for first, _, _, _ in segments[1:]] + [len(self.entries_)] if segments else []
+        for file, where, count, segments in self.spilled:
+            file.seek(where)
+            packed, offsets = array("q"), array("q")
+            packed.frombytes(file.read(8 * count))
+            offsets.frombytes(file.read(8 * count))
+            yield from self._entries(packed, offsets, segments)
+        yield from self._entries(self.entries_, self.offsets, self.segments)
+
+    @staticmethod
+    def _entries(packed: array[int], offsets: array[int], segments: list[tuple[int, str, str | None, int]],
+                 ) -> Iterator[tuple[int, int, int, str, str | None, int]]:
+        bounds = [first for first, _, _, _ in segments[1:]] + [len(packed)] if segments else []
         for (first, path, index, delta), end in zip(segments, bounds, strict=True):
             for entry in range(first, end):
-                packed = self.entries_[entry]
-                position = packed & _POSITIONS
-                yield position, position - delta, self.offsets[entry], path, index, packed >> _STAGE_SHIFT
+                position = packed[entry] & _POSITIONS
+                yield position, position - delta, offsets[entry], path, index, packed[entry] >> _STAGE_SHIFT
 
 
 @dataclass(slots=True)
@@ -292,8 +317,10 @@ class FastExecution:
         self._free_runners: dict[tuple[str | None, tuple[Any, ...]], FreeRunner] = {}
         self._every: dict[int, set[int]] | None = None
         self._position = 0
-        self._deferred_total = 0
+        self._deferred_total = 0  # notes held in memory
         self._backlog_readers: dict[str, IO[bytes]] = {}
+        self._backlog_file: IO[bytes] | None = None  # notes written out (not in workers: see start_worker)
+        self._spills_backlogs = True
         self._build_index(sample)
 
     # ------------------------------------------------------------ the rule index
@@ -679,10 +706,18 @@ class FastExecution:
         return bits
 
     def _keep_backlogs_within_limit(self) -> None:
-        """Past DEFER_LIMIT deferred lines in all, evaluate those of the rules that hold the most."""
+        """Past DEFER_LIMIT notes in memory, write out those of the rules that hold the most (a worker, which
+        hands its notes over in memory, evaluates them instead)."""
         while self._deferred_total > DEFER_LIMIT:
             deferring = (rule for rule in self._rules if rule.deferring)
-            self._read_backlog(max(deferring, key=lambda rule: len(rule.backlog)))
+            rule = max(deferring, key=lambda rule: len(rule.backlog))
+            if not self._spills_backlogs:
+                self._read_backlog(rule)
+                continue
+            if self._backlog_file is None:
+                self._backlog_file = tempfile.TemporaryFile(prefix="eqlite-deferred-")  # noqa: SIM115 - finish
+            self._deferred_total -= len(rule.backlog)
+            rule.backlog.spill(self._backlog_file)
 
     def _read_backlog(self, rule: _FastRule, backlog: Backlog | None = None) -> None:
         """Stop deferring the rule's stages; evaluate those noted in its backlog (or in ``backlog``), reading
@@ -751,6 +786,7 @@ class FastExecution:
             rule.deferring = rule.eager_stage >= 0 and not rule.settled
             rule.backlog = Backlog()
         self._deferred_total = 0
+        self._spills_backlogs = False
         self._free_runners.clear()
         self.stats = FastStats(scanner=self.stats.scanner, triggered_stages=self.stats.triggered_stages,
                                free_stages=self.stats.free_stages, deferring_rules=self.stats.deferring_rules)
@@ -836,6 +872,9 @@ class FastExecution:
         """
         self._readers = {}
         close_readers(self._backlog_readers)
+        if self._backlog_file is not None:
+            self._backlog_file.close()
+            self._backlog_file = None
         for deferring in self._rules:
             # Its selective stage matched nothing: no sequence can match, whatever the deferred lines hold.
             self._deferred_total -= len(deferring.backlog)
