@@ -460,3 +460,17 @@ def test_backlog_notes_come_back_in_order_from_memory_and_file(tmp_path: Path) -
         backlog.extend(other)
         assert len(backlog) == 1499  # 499 since the second spill, then 1,000 from the other
         assert list(backlog.entries()) == expected
+
+
+def test_positions_too_large_for_a_note_are_evaluated_at_once(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _deferral_file(tmp_path)
+    rules = [_rule(number, query, None) for number, query in enumerate(DEFERRAL_QUERIES)]
+    monkeypatch.setattr(fast_module, "NOTED_POSITIONS", 151)  # notes hold positions up to 150 only
+    reference = _reference(rules, Schema.ecs(), path)
+    execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
+    run_paths(execution, [str(path)], SourceStats())
+    assert 0 < execution.stats.deferred <= 3 * 151  # positions 0 to 150, three rules; 1,200 without the cap
+    fast = execution.finish()
+    for ours, theirs in zip(fast, reference, strict=True):
+        assert _signature(ours) == _signature(theirs), ours.rule.query

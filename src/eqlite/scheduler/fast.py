@@ -106,6 +106,7 @@ def _category_values(pred: ir.Pred, category_field: str) -> frozenset[str] | Non
 
 _STAGE_SHIFT = 40  # a deferred entry is position | stage bits << 40 (positions below 2**40)
 _POSITIONS = (1 << _STAGE_SHIFT) - 1
+NOTED_POSITIONS = 1 << _STAGE_SHIFT  # lines at later positions (past a terabyte of input) are never deferred
 DEFERRABLE_STAGES = 23  # stage bits must fit in the 63 bits left of a signed 64-bit entry
 
 
@@ -638,7 +639,8 @@ class FastExecution:
                     else:
                         found.append(number)
         if deferred_by_rule:
-            can_defer = type(locator) is tuple  # a line that can be read again
+            # a line that can be read again, at a position a note can hold
+            can_defer = type(locator) is tuple and position < NOTED_POSITIONS
             for rule_number, bits in deferred_by_rule.items():
                 rule = rules[rule_number]
                 if can_defer and rule_number not in matched:
