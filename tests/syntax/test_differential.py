@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -85,3 +86,13 @@ def test_printed_trees_parse_back_identically(node: ast.Expr) -> None:
     query = ast.Query(ast.EventQuery(None, _normal(node)))
     assert parse(to_eql(query)) == query
     assert parse_reference(to_eql(query)) == query
+
+
+@pytest.mark.parametrize("value,kind", [(-0.0, "double"), (-1.5, "double"), (-3, "long")])
+def test_negative_numbers_keep_their_sign_as_operands(value: float, kind: str) -> None:
+    """Found by the property test above: -0.0 printed bare before `:` parsed back as -(0.0 : "")."""
+    literal = ast.Literal(value, kind)  # type: ignore[arg-type]
+    for condition in (ast.Match(":", literal, (ast.Literal("", "string"),), False),
+                      ast.InList(literal, (ast.Literal(1, "long"),), False, False)):
+        query = ast.Query(ast.EventQuery(None, condition))
+        assert parse(to_eql(query)) == query

@@ -71,8 +71,8 @@ def _precedence(node: ast.Expr) -> int:
         return _ADD if node.op in ("+", "-") else _MUL
     if isinstance(node, (ast.Negate, ast.InList, ast.Match)):
         return _UNARY
-    if isinstance(node, ast.Literal) and node.kind in ("long", "double") and node.value < 0:  # type: ignore[operator]
-        return _UNARY
+    if isinstance(node, ast.Literal) and node.kind in ("long", "double") and _literal(node).startswith("-"):
+        return _UNARY  # printed with a minus sign, as -0.0 is too
     return _PRIMARY
 
 
