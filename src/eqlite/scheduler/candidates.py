@@ -320,16 +320,20 @@ def hydrate(event: Event, readers: dict[str, IO[bytes]], source_of: Callable[[by
         return
     raw = event.raw
     if raw is None and event.locator is not None:
-        path, offset = event.locator
-        handle = readers.get(path)
-        if handle is None:
-            handle = readers[path] = open(path, "rb")  # noqa: SIM115 - closed by close_readers
-        handle.seek(offset)
-        raw = handle.readline()
+        raw = read_line(readers, *event.locator)
     if raw is not None:
         event.source = source_of(raw)
         if event.id is None and event.id_index is not None:
             event.id = stable_id(event.id_index, event.line, raw)
+
+
+def read_line(readers: dict[str, IO[bytes]], path: str, offset: int) -> bytes:
+    """The line at byte ``offset`` of file ``path``, its handle kept open in ``readers``."""
+    handle = readers.get(path)
+    if handle is None:
+        handle = readers[path] = open(path, "rb")  # noqa: SIM115 - closed by close_readers
+    handle.seek(offset)
+    return handle.readline()
 
 
 def close_readers(readers: dict[str, IO[bytes]]) -> None:

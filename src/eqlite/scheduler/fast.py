@@ -60,6 +60,7 @@ from eqlite.scheduler.candidates import (
     close_readers,
     hydrate,
     line_id,
+    read_line,
     to_event,
 )
 from eqlite.scheduler.executor import RuleRun, data_stream_index, index_matches, prepare
@@ -246,12 +247,15 @@ class FreeRunner:
                  generate: bool = True) -> None:
         # The stages of rules that defer them (see Backlog) are not tried: (rule, stage bits) instead.
         deferred: dict[int, int] = {}
+        tried: list[StageRef] = []
         for rule_number, stage in refs:
             rule = rules[rule_number]
             if rule.deferring and stage in rule.deferred_stages:
                 deferred[rule_number] = deferred.get(rule_number, 0) | 1 << stage
+            else:
+                tried.append((rule_number, stage))
         self.deferred = list(deferred.items())
-        refs = [ref for ref in refs if ref[0] not in deferred or ref[1] not in rules[ref[0]].deferred_stages]
+        refs = tried
         self.size = len(refs)
         filters = [rules[rule_number].bound.filters[stage] for rule_number, stage in refs]
         if not generate:
@@ -434,7 +438,7 @@ class FastExecution:
             if any(number in rule.never for number, stage in enumerate(body.stages) if not stage.missing):
                 continue  # no event can match one of its stages: it defers nothing, it never matches
             needed = [number for number, stage in enumerate(body.stages) if not stage.missing]
-            if len(needed) < 2 and len(needed) == len(body.stages):
+            if not needed:
                 continue
             eager = min(needed, key=lambda number: shares.get((rule.number, number), 1.0))
             least = shares.get((rule.number, eager), 1.0)
@@ -556,12 +560,7 @@ class FastExecution:
         if document is None:
             return
         self.stats.parsed += 1
-        if _is_envelope(document):
-            source = document["_source"]
-            index = document.get("_index") or index
-            doc_id = str(document["_id"]) if document.get("_id") is not None else None
-        else:
-            source, doc_id = document, None
+        source, index, doc_id = _unwrap(document, index)
         locator: Any = (path, offset) if offset is not None else raw
         self._evaluate(source, stages, position, index, doc_id, path, line, locator, raw)
 
@@ -609,11 +608,7 @@ class FastExecution:
             free = self._free_runner(view, index, visible)
             evaluated += free.size
             for rule_number, stage_number in free.run(view):
-                found = matched.get(rule_number)
-                if found is None:
-                    matched[rule_number] = [stage_number]
-                else:
-                    found.append(stage_number)
+                matched.setdefault(rule_number, []).append(stage_number)
             if free.deferred:
                 deferred_by_rule.update(free.deferred)
         for rule_number, numbers in stages.items():
@@ -633,11 +628,7 @@ class FastExecution:
             evaluated += len(tried)
             for number in tried:
                 if filters[number](view):
-                    found = matched.get(rule_number)
-                    if found is None:
-                        matched[rule_number] = [number]
-                    else:
-                        found.append(number)
+                    matched.setdefault(rule_number, []).append(number)
         if deferred_by_rule:
             # a line that can be read again, at a position a note can hold
             can_defer = type(locator) is tuple and position < NOTED_POSITIONS
@@ -731,22 +722,15 @@ class FastExecution:
         rule.settled = True
         self._free_runners.clear()  # made while the rule deferred some of its free stages
         filters = rule.bound.filters
-        for position, line, offset, path, index, bits in backlog.entries():
-            handle = self._backlog_readers.get(path)
-            if handle is None:
-                handle = self._backlog_readers[path] = open(path, "rb")  # noqa: SIM115 - closed by finish
-            handle.seek(offset)
-            try:
-                document = orjson.loads(handle.readline())
-                source = document["_source"] if _is_envelope(document) else document
-            except (orjson.JSONDecodeError, TypeError, KeyError):
-                self.problems.problem(path, line, "the line changed while the run read it: not evaluated again")
+        for position, line, offset, path, given_index, bits in backlog.entries():
+            document = self._parse_object(read_line(self._backlog_readers, path, offset), path, line)
+            if document is None:  # it parsed when first read: the file changed under the run
                 continue
-            doc_id = str(document["_id"]) if source is not document and document.get("_id") is not None else None
+            source, index, doc_id = _unwrap(document, given_index)
             self.stats.read_again += 1
             view = EventView(source)
             numbers = [number for number in rule.deferred_stages if bits >> number & 1 and filters[number](view)]
-            self.stats.evaluated_stages += bin(bits).count("1")
+            self.stats.evaluated_stages += bits.bit_count()
             if numbers:
                 record_id = doc_id if doc_id is not None else line_id(index or "")
                 self._record(rule, numbers, view, source, position, {},
@@ -975,6 +959,15 @@ class StreamedHits(Sequence[Hit]):
 def _is_envelope(document: dict[str, Any]) -> bool:
     return "_source" in document and isinstance(document["_source"], dict) and (
         "_index" in document or "_id" in document)
+
+
+def _unwrap(document: dict[str, Any], index: str | None) -> tuple[dict[str, Any], str | None, str | None]:
+    """A line's ``_source``, index and ``_id``: those of a hit envelope, else the document itself, ``index``
+    and no id."""
+    if not _is_envelope(document):
+        return document, index, None
+    doc_id = document.get("_id")
+    return document["_source"], document.get("_index") or index, str(doc_id) if doc_id is not None else None
 
 
 def source_of(raw: bytes) -> dict[str, Any]:
