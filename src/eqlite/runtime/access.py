@@ -186,51 +186,24 @@ _LONGEST = 1 << 62
 
 def _one_nested_string(parts: tuple[str, ...], short: int | None, general: Reader) -> Reader:
     """``general``, with the usual case first: one string no longer than ``short``, under nested
-    objects (what :func:`_walk` gives as is). Anything else is left to ``general``. Unrolled for
-    the usual depths (``event.category``, ``host.os.type``): a loop costs more than the reading."""
+    objects (what :func:`_walk` gives as is). Anything else is left to ``general``."""
+    if len(parts) < 2:
+        return general
     longest = _LONGEST if short is None else short
-    if len(parts) == 2:
-        first, last = parts
+    within, last = parts[:-1], parts[-1]
 
-        def read_2(document: Document) -> tuple[Any, ...]:
-            node = document.get(first)
-            if type(node) is dict:
-                value = node.get(last)
-                if type(value) is str and len(value) <= longest:
-                    return (value,)
-            return general(document)
+    def read(document: Document) -> tuple[Any, ...]:
+        node: Any = document
+        for part in within:
+            node = node.get(part)
+            if type(node) is not dict:
+                return general(document)
+        value = node.get(last)
+        if type(value) is str and len(value) <= longest:
+            return (value,)
+        return general(document)
 
-        return read_2
-    if len(parts) == 3:
-        first, second, last = parts
-
-        def read_3(document: Document) -> tuple[Any, ...]:
-            node = document.get(first)
-            if type(node) is dict:
-                node = node.get(second)
-                if type(node) is dict:
-                    value = node.get(last)
-                    if type(value) is str and len(value) <= longest:
-                        return (value,)
-            return general(document)
-
-        return read_3
-    if len(parts) > 3:
-        within, last = parts[:-1], parts[-1]
-
-        def read_deeper(document: Document) -> tuple[Any, ...]:
-            node: Any = document
-            for part in within:
-                node = node.get(part)
-                if type(node) is not dict:
-                    return general(document)
-            value = node.get(last)
-            if type(value) is str and len(value) <= longest:
-                return (value,)
-            return general(document)
-
-        return read_deeper
-    return general
+    return read
 
 
 class FieldReaders:
