@@ -24,6 +24,9 @@ from eqlite.semantic.types import Family, format_ip, version_key
 from eqlite.syntax import ast
 
 Predicate = Callable[[Any], bool]  # over a `_source` dict, or an EventView with caching readers
+Evaluator = Callable[[list[Any]], Any]
+
+_NUMERIC = (int, float)
 
 
 def _any_string(read: Callable[[Any], tuple[Any, ...]], test: Callable[[str], bool]) -> Predicate:
@@ -36,9 +39,6 @@ def _any_string(read: Callable[[Any], tuple[Any, ...]], test: Callable[[str], bo
         return False
 
     return check
-Evaluator = Callable[[list[Any]], Any]
-
-_NUMERIC = (int, float)
 
 
 class ScriptErrors:
