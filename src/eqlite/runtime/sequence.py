@@ -226,24 +226,23 @@ class SequenceMatcher:
             matches.append(SequenceMatch(events, key))
         return matches
 
-    def _missing_points(self, partial: _Partial) -> Iterator[tuple[int, int]]:
-        """(missing stage, time) pairs a sequence is checked at: the nearest missing event before
-        its first event (a leading stage), or after the event preceding the stage."""
+    def _missing_points(self, partial: _Partial) -> Iterator[tuple[int, int, int]]:
+        """(missing stage, stages matched before it, time) for each missing stage a sequence is checked
+        against at that time: the nearest missing event before its first event (a leading stage), or
+        after the event preceding the stage."""
         positive_seen = 0
         for index, stage in enumerate(self.stages):
             if not stage.missing:
                 positive_seen += 1
-            elif positive_seen == 0:
-                yield index, partial.events[0].timestamp_ms
             else:
-                yield index, partial.events[positive_seen - 1].timestamp_ms
+                yield index, positive_seen, partial.events[max(positive_seen - 1, 0)].timestamp_ms
 
     def _missing_neighbours(self) -> dict[tuple[int, KeyValue], _Neighbours]:
         """For each missing stage and key that some completed sequence is checked against, the
         missing events nearest to the times it is checked at."""
         wanted: dict[tuple[int, KeyValue], set[int]] = {}
         for _, _, partial, key in self._completed:
-            for index, moment in self._missing_points(partial):
+            for index, _, moment in self._missing_points(partial):
                 if key in self._missing_events[index]:
                     wanted.setdefault((index, key), set()).add(moment)
         return {(index, key): _Neighbours(self._missing_events[index][key], points)
@@ -255,24 +254,20 @@ class SequenceMatcher:
         first_ms, last_ms = times[0], times[-1]
         leading: int | None = None
         trailing: int | None = None
-        positive_seen = 0
-        for index, stage in enumerate(self.stages):
-            if not stage.missing:
-                positive_seen += 1
-                continue
+        for index, positive_seen, moment in self._missing_points(partial):
             found = nearest.get((index, key))
             if found is None:
                 continue
             if positive_seen == 0:
-                before = found.before(first_ms)
+                before = found.before(moment)
                 if before is not None:
                     leading = before if leading is None else max(leading, before)
             elif positive_seen == len(self._positive):
-                after = found.after(last_ms)
+                after = found.after(moment)
                 if after is not None:
                     trailing = after if trailing is None else min(trailing, after)
             else:
-                after = found.after(times[positive_seen - 1])
+                after = found.after(moment)
                 if after is not None and after < times[positive_seen]:
                     return False
         return self._keep(leading, trailing, first_ms, last_ms)
