@@ -11,6 +11,7 @@ import pytest
 
 from eqlite.demo import DemoConfig, write_ndjson
 from eqlite.errors import QueryError
+from eqlite.plan.prefilter import key_literals
 from eqlite.rules import Rule, load_builtin_rules, load_rules
 from eqlite.runtime.search import EventHit, SearchResult
 from eqlite.scheduler import fast as fast_module
@@ -264,6 +265,49 @@ def test_quoted_literals_never_skip_unquoted_scalars(tmp_path: Path) -> None:
     for ours, theirs in zip(fast, reference, strict=True):
         assert _signature(ours) == _signature(theirs), ours.rule.query
     assert sum(len(_signature(run)) for run in reference) >= 10
+
+
+KEY_EVENTS = [
+    {"process": {"pid": 7, "parent": {"pid": 3}}, "source": {"ip": "10.0.0.1", "port": 80}},
+    {"process.pid": 8, "process": {"parent.pid": 4}, "destination.ip": "192.168.1.5"},
+    {"process": [{"pid": 9}, {"parent": [{"pid": 5}]}], "dns": {"question": {"name": None}}},
+    {"Process": {"PID": 10}, "dns.question": {"name": "x.example"}, "b": {"c": 2}},
+    {"user": {"name": "root"}, "dns": {"question.name": "y.example"}, "b.c": 5, "tag": "other"},
+    {"labels": {"env": "prod"}, "nested": {"deep": {"leaf": [1, 2]}}},
+]
+KEY_QUERIES = [
+    "any where process.pid > 6", "any where process.parent.pid == 3", "any where process.parent.pid >= 4",
+    "any where process.pid != null", "any where dns.question.name != null", 'any where dns.question.name : "*.example"',
+    'any where cidrMatch(source.ip, "10.0.0.0/8") or cidrMatch(destination.ip, "192.168.0.0/16")',
+    "any where source.port in (80, 443)", 'any where labels.env == "prod"', "any where nested.deep.leaf == 2",
+    "any where alias_of_bc > 1", 'any where constant == "fixed"', 'any where constant == "fixed" and b.c == 2',
+    'any where process.pid == 9 and dns.question.name == null', 'any where user.name regex~ "ro+t"',
+]
+
+
+def test_key_literals_never_skip_a_field_written_any_way(tmp_path: Path) -> None:
+    """A line is skipped for a missing field only when the field's keys are not in it: fields written nested,
+    dotted at any level, in arrays of objects, in another case, behind an alias, or given by a constant."""
+    path = tmp_path / "keys.ndjson"
+    filler = [{"host": {"name": f"h{n}"}, "message": "pid process dns source"} for n in range(30)]
+    events = [event for key_event in KEY_EVENTS for event in (key_event, *filler)]  # keys rare in the sample
+    path.write_text("".join(json.dumps({"@timestamp": f"2024-01-01T00:{n // 60:02}:{n % 60:02}Z",
+                                        "event": {"category": ["process"]}, **event}) + "\n"
+                            for n, event in enumerate(events)))
+    mapping = {"properties": {"alias_of_bc": {"type": "alias", "path": "b.c"},
+                              "b": {"properties": {"c": {"type": "long"}}},
+                              "constant": {"type": "constant_keyword", "value": "fixed"}}}
+    schema = Schema.merge(Schema.ecs(), Schema.from_mapping(mapping))
+    rules = [_rule(number, query, None) for number, query in enumerate(KEY_QUERIES)]
+    reference, fast = _reference(rules, schema, path), _fast(rules, schema, path)
+    for ours, theirs in zip(fast, reference, strict=True):
+        assert _signature(ours) == _signature(theirs), ours.rule.query
+    assert sum(len(_signature(run)) for run in reference) >= 15
+    # Keys were the literals chosen (the alias's target's, not the alias's), and no constant's value
+    literals = set(FastExecution(rules, schema, read_sample([str(path)]))._literals)
+    for name in ("process.pid", "dns.question.name", "source.port", "labels.env", "nested.deep.leaf", "b.c"):
+        assert set(key_literals(name)) & literals, name
+    assert not any("alias_of_bc" in literal or "fixed" in literal for literal in literals)
 
 
 def test_damaged_lines_are_reported_even_when_skipped(demo_file: Path, tmp_path: Path,

@@ -9,7 +9,12 @@ Only *necessary* conditions are derived, so skipping is always safe:
 
 * ``and`` needs the literals of any one of its operands (the most selective is kept);
 * ``or`` needs one literal of each operand (an operand without literals frees the whole);
-* ``not``, ranges, scripts, ``exists`` and regular expressions give no literal;
+* ``not`` and scripts give no literal (either may hold on an event without the field);
+* a test of a field's values (a term, range, pattern, ``exists``, ...) holds only on an event
+  whose ``_source`` has the field, so the line holds the field's keys: its first part after a
+  quote (``"process`` for ``process.pid``, written nested or dotted) and its last part before
+  one (``pid"``). Given by the caller (see :data:`Keys`), which knows the fields that have a
+  value without a key (a ``constant_keyword``);
 * a literal is a run of characters that JSON encoders write as they are (ASCII letters,
   digits and punctuation other than ``/``, and ``<>&'+` ``, which HTML-safe encoders such
   as Go's and .NET's escape), with ``\\`` and ``"``
@@ -41,6 +46,9 @@ MIN_LITERAL = 3
 _SAFE_RUN = re.compile(r"[A-Za-z0-9!#$%()*,\-.:;=?@\[\]^_{|}~ \\\"]+")
 
 Frequency = Callable[[str], float]
+Keys = Callable[[str], tuple[str, ...]]
+"""The literals a line must hold for a field to have a value in it (see :func:`key_literals`); none
+when it can have one without its key."""
 Textual = Callable[[str], bool]
 """Whether a field's values are compared as the text found in the JSON (keyword-like, or unmapped).
 
@@ -51,6 +59,32 @@ literal."""
 
 def _any_field(name: str) -> bool:
     return True
+
+
+def _no_keys(name: str) -> tuple[str, ...]:
+    return ()
+
+
+_KEY_PART = re.compile(r"[A-Za-z0-9_@\-]+")
+
+# The nodes that hold only for an event with a value of their field.
+_FIELD_TESTS = (ir.Term, ir.Range, ir.Wildcard, ir.Prefix, ir.Regexp, ir.Exists, ir.Cidr)
+
+
+def key_literals(path: str) -> tuple[str, ...]:
+    """The literals the JSON text of an event holds when the field at ``path`` in its ``_source`` exists.
+
+    Whether written nested (``{"process": {"pid": 1}}``), dotted (``{"process.pid": 1}``) or
+    both, the first part of the path starts a key and the last part ends one. None for a part
+    that JSON encoders might not write as it is.
+
+    >>> key_literals("process.parent.pid"), key_literals("@timestamp"), key_literals("a.é")
+    (('"process', 'pid"'), ('"@timestamp', '@timestamp"'), ())
+    """
+    parts = path.split(".")
+    if not all(_KEY_PART.fullmatch(part) for part in parts):
+        return ()
+    return ('"' + parts[0].lower(), parts[-1].lower() + '"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +190,8 @@ def _pattern(pattern: ir.WildcardPattern, frequency: Frequency) -> str | None:
     return min(candidates, key=lambda run: (frequency(run), -len(run)))
 
 
-def requirement(pred: ir.Pred, frequency: Frequency | None = None, textual: Textual = _any_field
-                ) -> Requirement | None:
+def requirement(pred: ir.Pred, frequency: Frequency | None = None, textual: Textual = _any_field,
+                keys: Keys = _no_keys) -> Requirement | None:
     """The literals a line must contain (one of them) for ``pred`` to hold; None when there are none.
 
     ``frequency`` estimates how often a literal occurs (from a sample of the input); the
@@ -172,6 +206,28 @@ def requirement(pred: ir.Pred, frequency: Frequency | None = None, textual: Text
     estimate: Frequency = frequency or (lambda literal: 1.0 / len(literal))
     if isinstance(pred, ir.MatchNone):
         return Requirement(frozenset())
+    if isinstance(pred, _FIELD_TESTS):
+        options = [Requirement(frozenset((literal,))) for literal in keys(pred.field)]
+        own = _value_requirement(pred, estimate, textual)
+        if own is not None:
+            options.append(own)
+        return min(options, key=lambda r: r.cost(estimate)) if options else None
+    if isinstance(pred, ir.And):
+        options = [r for r in (requirement(op, frequency, textual, keys) for op in pred.operands) if r is not None]
+        return min(options, key=lambda r: r.cost(estimate)) if options else None
+    if isinstance(pred, ir.Or):
+        union: set[str] = set()
+        for operand in pred.operands:
+            found = requirement(operand, frequency, textual, keys)
+            if found is None:
+                return None
+            union |= found.literals
+        return Requirement(frozenset(union))
+    return None
+
+
+def _value_requirement(pred: ir.Pred, estimate: Frequency, textual: Textual) -> Requirement | None:
+    """The literals a test of a field's values needs in the values themselves."""
     if isinstance(pred, (ir.Term, ir.Prefix, ir.Wildcard)) and not textual(pred.field):
         return None
     if isinstance(pred, ir.Term):
@@ -186,17 +242,6 @@ def requirement(pred: ir.Pred, frequency: Frequency | None = None, textual: Text
                 return None
             literals.add(best)
         return Requirement(frozenset(literals))
-    if isinstance(pred, ir.And):
-        options = [r for r in (requirement(op, frequency, textual) for op in pred.operands) if r is not None]
-        return min(options, key=lambda r: r.cost(estimate)) if options else None
-    if isinstance(pred, ir.Or):
-        union: set[str] = set()
-        for operand in pred.operands:
-            found = requirement(operand, frequency, textual)
-            if found is None:
-                return None
-            union |= found.literals
-        return Requirement(frozenset(union))
     return None
 
 
@@ -210,12 +255,14 @@ def union(requirements: Iterable[Requirement | None]) -> Requirement | None:
     return Requirement(frozenset(literals))
 
 
-def candidate_literals(pred: ir.Pred) -> set[str]:
+def candidate_literals(pred: ir.Pred, keys: Keys = _no_keys) -> set[str]:
     """Every literal :func:`requirement` might choose for ``pred`` (to measure their frequency first)."""
     found: set[str] = set()
     stack = [pred]
     while stack:
         node = stack.pop()
+        if isinstance(node, _FIELD_TESTS):
+            found.update(keys(node.field))
         if isinstance(node, (ir.And, ir.Or)):
             stack.extend(node.operands)
         elif isinstance(node, (ir.Term, ir.Prefix)):

@@ -36,7 +36,7 @@ from typing import IO, Any, overload
 import orjson
 
 from eqlite.plan import ir
-from eqlite.plan.prefilter import Requirement, candidate_literals, requirement
+from eqlite.plan.prefilter import Requirement, candidate_literals, key_literals, requirement
 from eqlite.plan.query import EventPlan, SequencePlan
 from eqlite.rules import Rule
 from eqlite.runtime.access import CachingReaders, EventView
@@ -83,14 +83,14 @@ DEFER_LIMIT = 2_000_000
 StageRef = tuple[int, int]  # (rule number, stage number)
 
 
-def clauses(pred: ir.Pred, frequency: Any, textual: Any) -> list[Requirement]:
+def clauses(pred: ir.Pred, frequency: Any, textual: Any, keys: Any) -> list[Requirement]:
     """Literal requirements of each conjunct of ``pred`` (all must hold)."""
     if isinstance(pred, ir.And):
         found: list[Requirement] = []
         for operand in pred.operands:
-            found.extend(clauses(operand, frequency, textual))
+            found.extend(clauses(operand, frequency, textual, keys))
         return found
-    single = requirement(pred, frequency, textual)
+    single = requirement(pred, frequency, textual, keys)
     return [] if single is None else [single]
 
 
@@ -332,14 +332,25 @@ class FastExecution:
 
     def _textual(self, name: str) -> bool:
         info = self.schema.field(name) if self.schema is not None else None
-        return info is None or (info.family in (Family.KEYWORD, Family.TEXT) and info.null_value is None)
+        # (a constant_keyword has its value on events that do not hold it)
+        return info is None or (info.family in (Family.KEYWORD, Family.TEXT) and info.null_value is None
+                                and info.constant_value is None)
+
+    def _keys(self, name: str) -> tuple[str, ...]:
+        """The key literals a line holds when field ``name`` has a value in it (see :func:`key_literals`)."""
+        if self.schema is None:
+            return key_literals(name)
+        info = self.schema.field(name)
+        if info is not None and (info.constant_value is not None or info.parent is not None):
+            return ()  # a constant_keyword has its value everywhere; a multi-field is not in _source
+        return key_literals(self.schema.resolve(name))
 
     def _build_index(self, sample: Sequence[bytes]) -> None:
         stage_refs = [(rule.number, number) for rule in self._rules for number in range(len(rule.compiled._stages))]
         filters = {ref: self._rules[ref[0]].compiled._stages[ref[1]].filter for ref in stage_refs}
         # Which sampled lines hold each candidate literal, as bit sets: clause frequencies, and
         # how often clauses hold together, come out exact for the sample.
-        candidates = sorted({literal for pred in filters.values() for literal in candidate_literals(pred)})
+        candidates = sorted({literal for pred in filters.values() for literal in candidate_literals(pred, self._keys)})
         masks = dict.fromkeys(candidates, 0)
         if sample and candidates:
             scanner = LiteralScanner(candidates)
@@ -374,7 +385,7 @@ class FastExecution:
             if isinstance(pred, ir.MatchNone):
                 rule.never.add(ref[1])
                 continue
-            found = clauses(pred, frequency, self._textual)
+            found = clauses(pred, frequency, self._textual, self._keys)
             if any(not clause.literals for clause in found):
                 rule.never.add(ref[1])  # a clause that can never hold
                 continue
