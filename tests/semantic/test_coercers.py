@@ -118,7 +118,8 @@ def test_keyword_readers_of_nested_fields_give_the_indexed_values(name: str, ign
     info = FieldInfo(name, "keyword", ignore_above=ignore_above)
     read = make_reader(Schema({name: info}), name)
     parts = name.split(".")
-    leaves: list[object] = [None, "", "abc", "abcd", "abcde", "ab😀😀", 7, True, ["x", "y"], ["x", 3], [], {"z": 1}]
+    leaves: list[object] = [None, "", "abc", "abcd", "abcde", "ab😀😀", 7, True, ["x", "y"], ["x", 3], [], {"z": 1},
+                            ["abcde", "x"], ["ab😀😀"], [None, "x"], [["x"]], [{"z": "x"}], ["x", "ab", "abc"]]
     rng = random.Random(len(parts) * 10 + (ignore_above or 0))
     checked = 0
     for _ in range(400):

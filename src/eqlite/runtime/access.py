@@ -185,8 +185,9 @@ _LONGEST = 1 << 62
 
 
 def _one_nested_string(parts: tuple[str, ...], short: int | None, general: Reader) -> Reader:
-    """``general``, with the usual case first: one string no longer than ``short``, under nested
-    objects (what :func:`_walk` gives as is). Anything else is left to ``general``."""
+    """``general``, with the usual cases first: one string no longer than ``short``, or an array of
+    such strings (``event.category``), under nested objects (what :func:`_walk` gives as is).
+    Anything else is left to ``general``."""
     if len(parts) < 2:
         return general
     longest = _LONGEST if short is None else short
@@ -199,8 +200,14 @@ def _one_nested_string(parts: tuple[str, ...], short: int | None, general: Reade
             if type(node) is not dict:
                 return general(document)
         value = node.get(last)
-        if type(value) is str and len(value) <= longest:
-            return (value,)
+        if type(value) is str:
+            if len(value) <= longest:
+                return (value,)
+        elif type(value) is list:
+            for item in value:
+                if type(item) is not str or len(item) > longest:
+                    return general(document)
+            return tuple(value)
         return general(document)
 
     return read
