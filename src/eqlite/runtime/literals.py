@@ -44,6 +44,14 @@ class LiteralScanner:
         self._database: Any = None
         self._shape_match: Any = None
         self._automaton: Any = None
+        # what scan() collects: one list and one callback for every call, rather than new ones each time
+        self._found: list[int] = []
+        append = self._found.append
+
+        def on_match(identifier: int, start: int, end: int, flags: int, context: Any) -> None:
+            append(identifier)
+
+        self._on_match = on_match
         if not self.literals:
             return
         if _hyperscan is not None:
@@ -121,13 +129,9 @@ class LiteralScanner:
     def scan(self, line: bytes) -> set[int]:
         """Ids of the literals that occur in ``line`` (in any ASCII case)."""
         if self._database is not None:
-            found: list[int] = []
-            append = found.append
-
-            def on_match(identifier: int, start: int, end: int, flags: int, context: Any) -> None:
-                append(identifier)
-
-            self._database.scan(line, match_event_handler=on_match)
+            found = self._found
+            found.clear()
+            self._database.scan(line, match_event_handler=self._on_match)
             return set(found)
         if self._automaton is not None:
             text = line.decode("utf-8", "replace").lower()

@@ -369,9 +369,6 @@ class FastExecution:
                 mask |= masks.get(literal, everything)
             return mask if lines else everything
 
-        self._triggers: dict[int, list[int]] = defaultdict(list)
-        # (rule, stage, further clauses: each the ids of literals one of which the line must hold)
-        self._refs: list[tuple[int, int, tuple[frozenset[int], ...]]] = []
         self._free: dict[tuple[str, str] | None, list[StageRef]] = defaultdict(list)
         chosen: dict[str, int] = {}
 
@@ -420,13 +417,16 @@ class FastExecution:
             for text in trigger.literals:
                 literal_id(text)
         trigger_count = len(chosen)
+        # By trigger literal id: the stages it triggers, as (rule, stage, further clauses: each the ids
+        # of literals one of which the line must hold).
+        triggers: list[list[tuple[int, int, tuple[frozenset[int], ...]]]] = [[] for _ in range(trigger_count)]
         for ref, trigger, rest in planned:
             checks = tuple(frozenset(literal_id(text) for text in clause.literals) for clause in rest)
-            position = len(self._refs)
-            self._refs.append((ref[0], ref[1], checks))
             for text in trigger.literals:
-                self._triggers[chosen[text]].append(position)
+                triggers[chosen[text]].append((ref[0], ref[1], checks))
         self._literals = sorted(chosen, key=chosen.__getitem__)
+        # check literals (ids past the triggers') trigger nothing
+        self._triggers = [tuple(stages) for stages in triggers] + [()] * (len(self._literals) - trigger_count)
         if lines:
             self._plan_deferral(shares)
         self._scanner = LiteralScanner(self._literals)
@@ -499,10 +499,9 @@ class FastExecution:
         if not found:
             return {}
         stages: dict[int, set[int]] = {}
-        refs, triggers = self._refs, self._triggers
+        triggers = self._triggers
         for literal in found:
-            for position in triggers.get(literal, ()):
-                rule_number, stage_number, checks = refs[position]
+            for rule_number, stage_number, checks in triggers[literal]:
                 for check in checks:
                     if check.isdisjoint(found):
                         break
