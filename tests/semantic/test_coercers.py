@@ -146,3 +146,18 @@ def test_keyword_readers_of_nested_fields_give_the_indexed_values(name: str, ign
         assert read(document) == expected, document
         checked += bool(expected)
     assert checked > 50
+
+
+def test_folded_readers_fold_each_string_value() -> None:
+    """Case-folded readers give the folded form of each string value, in order, and nothing else."""
+    from eqlite.runtime.access import FieldReaders
+    from eqlite.runtime.patterns import fold
+
+    readers = FieldReaders(Schema.ecs())
+    cases = ["CMD.EXE", "İstanbul ǅ", "", 7, None, True, ["A", 3, "ß", None, "Ǆx"], [], ["ONE"], [5], {"x": 1}]
+    for name in ("process.name", "labels.anything", "not.in.ecs"):
+        read, folded = readers(name), readers.folded(name)
+        for value in cases:
+            document = {name: value}
+            assert folded(document) == tuple(fold(item) for item in read(document) if isinstance(item, str)), value
+    assert readers.folded("process.name")({"process": {"name": "İX"}}) == ("İx",)

@@ -236,7 +236,17 @@ class FieldReaders:
         from eqlite.runtime.patterns import fold
 
         read = self(name)
-        return lambda document: tuple(fold(value) for value in read(document) if type(value) is str)
+
+        def folded(document: Document) -> tuple[Any, ...]:
+            values = read(document)
+            if len(values) == 1:  # the usual case, without a generator
+                value = values[0]
+                if type(value) is not str:
+                    return ()
+                return (value.lower() if value.isascii() else fold(value),)
+            return tuple([fold(value) for value in values if type(value) is str])
+
+        return folded
 
 
 class EventView:
