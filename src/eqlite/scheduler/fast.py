@@ -1131,7 +1131,7 @@ def _feed_lines(execution: FastExecution, handle: Any, path: str, index: str | N
     offset, number, end = base, lines_before, None if limit is None else base + limit
     for raw in handle:
         number += 1
-        if raw.strip():
+        if not raw.isspace():  # (a line from a file is never empty; strip() would copy it)
             execution.feed_line(raw, path, number, index, offset if seekable else None)
         offset += len(raw)
         if progress is not None and number % PROGRESS_EVERY == 0:
