@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from eqlite.scheduler.candidates import DEFAULT_LIMIT
 from eqlite.scheduler.fast import FastExecution, Progress, WorkerResult, feed_ndjson
+from eqlite.sources.ndjson import READ_BUFFER
 
 MIN_BYTES = 32 << 20
 RANGE_BYTES = 64 << 20
@@ -93,7 +94,7 @@ def _work(task: _Task) -> WorkerResult:
     execution = _INHERITED["execution"]
     execution.start_worker(task.spill_path, task.position, task.budget)
     part = task.range
-    with open(part.path, "rb") as handle:
+    with open(part.path, "rb", buffering=READ_BUFFER) as handle:
         handle.seek(part.start)
         feed_ndjson(execution, handle, part.path, task.index, True, None, part.start, part.lines_before,
                     part.end - part.start)

