@@ -277,6 +277,7 @@ KEY_EVENTS = [
 ]
 KEY_QUERIES = [
     "any where process.pid > 6", "any where process.parent.pid == 3", "any where process.parent.pid >= 4",
+    "any where process.parent != null", "any where dns.question != null",
     "any where process.pid != null", "any where dns.question.name != null", 'any where dns.question.name : "*.example"',
     'any where cidrMatch(source.ip, "10.0.0.0/8") or cidrMatch(destination.ip, "192.168.0.0/16")',
     "any where source.port in (80, 443)", 'any where labels.env == "prod"', "any where nested.deep.leaf == 2",
