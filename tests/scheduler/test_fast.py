@@ -519,3 +519,23 @@ def test_positions_too_large_for_a_note_are_evaluated_at_once(tmp_path: Path,
     fast = execution.finish()
     for ours, theirs in zip(fast, reference, strict=True):
         assert _signature(ours) == _signature(theirs), ours.rule.query
+
+
+def test_triggered_stages_cached_by_literal_set_match_fresh_ones(small_demo_file: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stages a set of literals triggers are worked out once; answers from the cache, across its
+    clearing when full, are those worked out afresh."""
+    monkeypatch.setattr(fast_module, "STAGES_FOUND_KEPT", 5)
+    rules = _corpus_rules(200)
+    cached = FastExecution(rules, Schema.ecs(), read_sample([str(small_demo_file)]))
+    lines = small_demo_file.read_bytes().splitlines()[:400]
+    seen = 0
+    for line in lines:
+        fresh = FastExecution.__new__(FastExecution)  # the same index, an empty cache
+        fresh.__dict__.update(cached.__dict__)
+        fresh._stages_found = {}
+        first, second = cached._triggered(line), cached._triggered(line)
+        assert first == fresh._triggered(line) == second
+        assert len(cached._stages_found) <= 5
+        seen += bool(first)
+    assert seen > 100

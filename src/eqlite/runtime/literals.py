@@ -126,14 +126,14 @@ class LiteralScanner:
         """
         return self.ends_and_shape(block)[0]
 
-    def scan(self, line: bytes) -> set[int]:
+    def scan(self, line: bytes) -> frozenset[int]:
         """Ids of the literals that occur in ``line`` (in any ASCII case)."""
         if self._database is not None:
             found = self._found
             found.clear()
             self._database.scan(line, match_event_handler=self._on_match)
-            return set(found)
+            return frozenset(found)
         if self._automaton is not None:
             text = line.decode("utf-8", "replace").lower()
-            return {number for _, number in self._automaton.iter(text)}
-        return set()
+            return frozenset(number for _, number in self._automaton.iter(text))
+        return frozenset()
