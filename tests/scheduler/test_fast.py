@@ -539,3 +539,18 @@ def test_triggered_stages_cached_by_literal_set_match_fresh_ones(small_demo_file
         assert len(cached._stages_found) <= 5
         seen += bool(first)
     assert seen > 100
+
+
+@pytest.mark.parametrize("source,expected", [
+    ({"data_stream": {"type": "logs", "dataset": "endpoint.events.process", "namespace": "default"}},
+     "logs-endpoint.events.process-default"),
+    ({"data_stream.type": "logs", "data_stream.dataset": "windows.sysmon", "data_stream.namespace": "x"},
+     "logs-windows.sysmon-x"),
+    ({"data_stream": {"type": "logs", "dataset": "", "namespace": "x"}}, None),
+    ({"data_stream": {"type": "logs", "dataset": 5, "namespace": "x"}}, None),
+    ({"data_stream": {"type": "logs", "namespace": "x"}}, None),
+    ({"data_stream": "logs-a-b"}, None),
+    ({}, None),
+])
+def test_data_stream_index_needs_three_non_empty_strings(source: dict[str, Any], expected: str | None) -> None:
+    assert fast_module.data_stream_index(source) == expected

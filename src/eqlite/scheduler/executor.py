@@ -37,12 +37,14 @@ def data_stream_index(source: dict[str, Any]) -> str | None:
     """
     stream = source.get("data_stream")
     if isinstance(stream, dict):
-        parts = (stream.get("type"), stream.get("dataset"), stream.get("namespace"))
+        kind, dataset, namespace = stream.get("type"), stream.get("dataset"), stream.get("namespace")
     else:
-        parts = (source.get("data_stream.type"), source.get("data_stream.dataset"),
-                 source.get("data_stream.namespace"))
-    if all(isinstance(part, str) and part for part in parts):
-        return "-".join(parts)  # type: ignore[arg-type]
+        kind, dataset, namespace = (source.get("data_stream.type"), source.get("data_stream.dataset"),
+                                    source.get("data_stream.namespace"))
+    # (once per event on the fast path: no generator)
+    if (isinstance(kind, str) and isinstance(dataset, str) and isinstance(namespace, str)
+            and kind and dataset and namespace):
+        return f"{kind}-{dataset}-{namespace}"
     return None
 
 
