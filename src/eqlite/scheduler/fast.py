@@ -81,7 +81,7 @@ GC_THRESHOLDS = (50_000, 20, 20)
 DEFER_LIMIT = 2_000_000
 
 StageRef = tuple[int, int]  # (rule number, stage number)
-STAGES_FOUND_KEPT = 8_192  # sets of literals found in lines whose triggered stages are kept (about 1 KB each)
+STAGES_FOUND_KEPT = 8_192  # sets of literals found in lines whose triggered stages are kept (about 2 KB each)
 _NO_STAGES: Mapping[int, AbstractSet[int]] = {}
 
 
