@@ -67,6 +67,7 @@ from eqlite.scheduler.executor import RuleRun, data_stream_index, index_matches,
 from eqlite.semantic.schema import Schema
 from eqlite.semantic.types import Family
 from eqlite.sources.base import Problem, SourceEvent, SourceStats
+from eqlite.sources.ndjson import unwrap
 
 TRIGGER_MAX = 0.5  # past this share of sampled lines, a stage is tried on every event of its category
 SAMPLE_LINES = 2000
@@ -482,7 +483,7 @@ class FastExecution:
             if not isinstance(document, dict):
                 continue
             parsed += 1
-            view = EventView(document["_source"] if _is_envelope(document) else document)
+            view = EventView(unwrap(document, None)[0])
             for name, read in readers.items():
                 for value in set(read(view)):
                     if isinstance(value, str):
@@ -586,7 +587,7 @@ class FastExecution:
         if document is None:
             return
         self.stats.parsed += 1
-        source, index, doc_id = _unwrap(document, index)
+        source, index, doc_id = unwrap(document, index)
         locator: Any = (path, offset) if offset is not None else raw
         self._evaluate(source, stages, position, index, doc_id, path, line, locator, raw)
 
@@ -752,7 +753,7 @@ class FastExecution:
             document = self._parse_object(read_line(self._backlog_readers, path, offset), path, line)
             if document is None:  # it parsed when first read: the file changed under the run
                 continue
-            source, index, doc_id = _unwrap(document, given_index)
+            source, index, doc_id = unwrap(document, given_index)
             self.stats.read_again += 1
             view = EventView(source)
             numbers = [number for number in rule.deferred_stages if bits >> number & 1 and filters[number](view)]
@@ -982,24 +983,9 @@ class StreamedHits(Sequence[Hit]):
         return self._take(position, position + 1)[0]
 
 
-def _is_envelope(document: dict[str, Any]) -> bool:
-    return "_source" in document and isinstance(document["_source"], dict) and (
-        "_index" in document or "_id" in document)
-
-
-def _unwrap(document: dict[str, Any], index: str | None) -> tuple[dict[str, Any], str | None, str | None]:
-    """A line's ``_source``, index and ``_id``: those of a hit envelope, else the document itself, ``index``
-    and no id."""
-    if not _is_envelope(document):
-        return document, index, None
-    doc_id = document.get("_id")
-    return document["_source"], document.get("_index") or index, str(doc_id) if doc_id is not None else None
-
-
 def source_of(raw: bytes) -> dict[str, Any]:
     """The ``_source`` of an NDJSON line (a document, or a hit envelope)."""
-    document: dict[str, Any] = orjson.loads(raw)
-    return document["_source"] if _is_envelope(document) else document
+    return unwrap(orjson.loads(raw), None)[0]
 
 
 def settle_for_run() -> None:

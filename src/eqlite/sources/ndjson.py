@@ -77,6 +77,19 @@ def _is_envelope(document: dict[str, Any]) -> bool:
         "_index" in document or "_id" in document)
 
 
+def unwrap(document: dict[str, Any], index: str | None) -> tuple[dict[str, Any], str | None, str | None]:
+    """A line's ``_source``, index and ``_id``: those of a search hit envelope, else the document itself,
+    ``index`` and no id.
+
+    >>> unwrap({"_index": "logs-a", "_id": 7, "_source": {"x": 1}}, "other"), unwrap({"x": 1}, "other")
+    (({'x': 1}, 'logs-a', '7'), ({'x': 1}, 'other', None))
+    """
+    if not _is_envelope(document):
+        return document, index, None
+    doc_id = document.get("_id")
+    return document["_source"], document.get("_index") or index, str(doc_id) if doc_id is not None else None
+
+
 def parse_line(raw: bytes, path: str, line: int, index: str | None, stats: SourceStats) -> SourceEvent | None:
     """One NDJSON line as an event, or None (after recording the problem) when it is not one."""
     try:
@@ -87,13 +100,7 @@ def parse_line(raw: bytes, path: str, line: int, index: str | None, stats: Sourc
     if not isinstance(document, dict):
         stats.problem(path, line, f"expected a JSON object, found {type(document).__name__}")
         return None
-    if _is_envelope(document):
-        source = document["_source"]
-        event_index = document.get("_index") or index
-        event_id = document.get("_id")
-        event_id = str(event_id) if event_id is not None else None
-    else:
-        source, event_index, event_id = document, index, None
+    source, event_index, event_id = unwrap(document, index)
     if event_id is None:
         event_id = stable_id(event_index or "", line, raw)
     return SourceEvent(source, path, line, event_index, event_id)
