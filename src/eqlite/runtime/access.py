@@ -178,13 +178,13 @@ def _keyword_reader(source_name: str, info: FieldInfo) -> Reader:
             return tuple(raw)
         return tuple(value for item in raw if (value := coerce(item)) is not None)
 
-    return _one_nested_string(parts, short, read)
+    return _nested_strings(parts, short, read)
 
 
 _LONGEST = 1 << 62
 
 
-def _one_nested_string(parts: tuple[str, ...], short: int | None, general: Reader) -> Reader:
+def _nested_strings(parts: tuple[str, ...], short: int | None, general: Reader) -> Reader:
     """``general``, with the usual cases first: one string no longer than ``short``, or an array of
     such strings (``event.category``), under nested objects (what :func:`_walk` gives as is).
     Anything else is left to ``general``."""
@@ -243,7 +243,7 @@ class FieldReaders:
                 value = values[0]
                 if type(value) is not str:
                     return ()
-                return (value.lower() if value.isascii() else fold(value),)
+                return (fold(value),)
             return tuple([fold(value) for value in values if type(value) is str])
 
         return folded

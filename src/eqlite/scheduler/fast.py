@@ -258,16 +258,15 @@ class FreeRunner:
             else:
                 tried.append((rule_number, stage))
         self.deferred = list(deferred.items())
-        refs = tried
-        self.size = len(refs)
-        filters = [rules[rule_number].bound.filters[stage] for rule_number, stage in refs]
+        self.size = len(tried)
+        filters = [rules[rule_number].bound.filters[stage] for rule_number, stage in tried]
         if not generate:
-            pairs = list(zip(refs, filters, strict=True))
+            pairs = list(zip(tried, filters, strict=True))
             self.run: Callable[[EventView], list[StageRef]] = lambda view: [ref for ref, test in pairs if test(view)]
             return
         name = f"_free_{len(namespace)}"
         lines = [f"def {name}(view):", "    _c = view.cache", "    found = []"]
-        for number, (ref, test) in enumerate(zip(refs, filters, strict=True)):
+        for number, (ref, test) in enumerate(zip(tried, filters, strict=True)):
             generator = rules[ref[0]].generator
             expression = generator.expression_of(test) if generator is not None else None
             namespace[f"{name}_ref{number}"] = ref
