@@ -42,7 +42,34 @@ def test_a_list_matches_as_its_patterns_do(direct: bool, insensitive: bool, monk
                 assert folded_together(fold(value)) == expected, (listed, value)
 
 
-def test_long_lists_are_one_expression() -> None:
+SHAPES = ("{}", "{}*", "*{}", "*{}*", "?:{}", "?:{}*", "??{}*{}", "*{}*{}", "{}?{}*", "{}*{}", "?", "*", "")
+
+
+def _shaped_pattern(rng: random.Random) -> WildcardPattern:
+    shape = rng.choice(SHAPES[:-2] * 6 + SHAPES[-2:])  # a lone "*" or "" now and then
+    runs = ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 3))) for _ in range(shape.count("{}"))]
+    return eql_wildcard(shape.format(*runs))
+
+
+@pytest.mark.parametrize("insensitive", [True, False], ids=["insensitive", "sensitive"])
+def test_long_lists_of_the_usual_shapes_match_as_their_patterns_do(insensitive: bool) -> None:
+    # Long lists group their patterns by shape (one set, one startswith, one endswith, ...): every
+    # group, more infixes than are tried one by one, and values that only some groups accept.
+    rng = random.Random(11)
+    for _ in range(400):
+        listed = tuple(_shaped_pattern(rng) for _ in range(rng.randint(patterns.COMBINE_AT, 30)))
+        together = wildcards_matcher(listed, insensitive)
+        folded_together = wildcards_matcher(listed, insensitive, folded_input=True)
+        one_by_one = [wildcard_matcher(pattern, insensitive) for pattern in listed]
+        for _ in range(25):
+            value = _random_value(rng)
+            expected = any(test(value) for test in one_by_one)
+            assert together(value) == expected, (listed, value)
+            if insensitive:
+                assert folded_together(fold(value)) == expected, (listed, value)
+
+
+def test_long_lists_match_mixed_shapes() -> None:
     listed = tuple(eql_wildcard(text) for text in ("*\\cmd.exe", "*\\powershell.exe", "?:\\x\\*", "a*b*c"))
     assert len(listed) >= patterns.COMBINE_AT
     test = wildcards_matcher(listed, True)

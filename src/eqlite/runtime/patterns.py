@@ -134,8 +134,10 @@ def wildcards_matcher(patterns: tuple[WildcardPattern, ...], insensitive: bool, 
                       folded_input: bool = False) -> StringTest:
     """A test of whole strings against any of several wildcard patterns.
 
-    Short lists are tried a pattern at a time (see :func:`wildcard_matcher`); longer ones as
-    one RE2 alternation, a single linear-time pass over the value whatever the number of patterns.
+    Short lists are tried a pattern at a time (see :func:`wildcard_matcher`). In longer ones,
+    the patterns of the shapes rules use most share one string operation per shape (see
+    :func:`_list_test`); the rest are one RE2 alternation, a single linear-time pass over the
+    value whatever their number.
 
     >>> from eqlite.plan.translate import eql_wildcard
     >>> test = wildcards_matcher(tuple(eql_wildcard(p) for p in ("a*", "*b", "c?d", "e")), True)
@@ -153,11 +155,84 @@ def wildcards_matcher(patterns: tuple[WildcardPattern, ...], insensitive: bool, 
             first, second, third = tests
             return lambda value: first(value) or second(value) or third(value)
         return lambda value: any(test(value) for test in tests)
-    branches = (wildcard_regex(_folded_pattern(pattern) if insensitive else pattern).removeprefix("(?s)")
-                for pattern in patterns)
-    test = full_match_test(re2.compile("(?s)(?:" + "|".join(branches) + ")"))
+    test = _list_test([(_folded_pattern(pattern) if insensitive else pattern).parts for pattern in patterns])
     if insensitive and not folded_input:
         return lambda value: test(fold(value))
+    return test
+
+
+# In a long list, "*x*" patterns past this many go to the RE2 alternation rather than one `in` each.
+INFIXES_TRIED_ONE_BY_ONE = 8
+
+
+def _list_test(listed: list[tuple[str, ...]]) -> StringTest:
+    """Whether a value matches any of the patterns ``listed`` (given by their parts).
+
+    Exact values are one set lookup; ``x*`` one ``startswith`` and ``*x`` one ``endswith``
+    for all of them; ``*x*`` a substring test each; patterns that start with ``?``, such as
+    Elastic's ``?:\\\\Windows\\\\...``, the same tests on the value past those characters. Other
+    patterns are one RE2 alternation.
+
+    >>> from eqlite.plan.translate import eql_wildcard
+    >>> texts = ("cmd.exe", "C:*", "*.dll", "*temp*", "?:/x/*.exe", "a?c*")
+    >>> test = _list_test([eql_wildcard(text).parts for text in texts])
+    >>> [test(v) for v in ("cmd.exe", "C:/y", "a.dll", "my temp", "D:/x/y.exe", "abcd", "cmd")]
+    [True, True, True, True, True, True, False]
+    """
+    exact: set[str] = set()
+    prefixes: list[str] = []
+    suffixes: list[str] = []
+    infixes: list[str] = []
+    others: list[StringTest] = []  # other "*"-only shapes
+    led: dict[int, list[tuple[str, ...]]] = {}  # by their count of leading "?": the rest of each
+    combined: list[tuple[str, ...]] = []  # for RE2
+    for parts in listed:
+        if ONE in parts:
+            leading = 0
+            while leading < len(parts) and parts[leading] == ONE:
+                leading += 1
+            rest = parts[leading:]
+            if rest and ONE not in rest:
+                led.setdefault(leading, []).append(rest)
+            else:
+                combined.append(parts)
+        elif len(parts) <= 1:
+            if parts == (ANY,):
+                return lambda value: True
+            exact.add(parts[0] if parts else "")
+        elif all(part == ANY for part in parts):
+            return lambda value: True
+        elif len(parts) == 2 and parts[1] == ANY:
+            prefixes.append(parts[0])
+        elif len(parts) == 2 and parts[0] == ANY:
+            suffixes.append(parts[1])
+        elif len(parts) == 3 and parts[0] == ANY and parts[2] == ANY and len(infixes) < INFIXES_TRIED_ONE_BY_ONE:
+            infixes.append(parts[1])
+        elif len(parts) == 3 and parts[0] == ANY and parts[2] == ANY:
+            combined.append(parts)
+        else:
+            others.append(_star_only_matcher(parts))
+    starts, ends = tuple(prefixes), tuple(suffixes)
+    after = tuple((count, _list_test(rests)) for count, rests in sorted(led.items()))
+    regex: StringTest | None = None
+    if combined:
+        branches = (wildcard_regex(WildcardPattern(parts)).removeprefix("(?s)") for parts in combined)
+        regex = full_match_test(re2.compile("(?s)(?:" + "|".join(branches) + ")"))
+
+    def test(value: str) -> bool:
+        if value in exact or value.startswith(starts) or value.endswith(ends):
+            return True
+        for infix in infixes:
+            if infix in value:
+                return True
+        for count, rest in after:
+            if len(value) >= count and rest(value[count:]):
+                return True
+        for other in others:
+            if other(value):
+                return True
+        return regex is not None and regex(value)
+
     return test
 
 
