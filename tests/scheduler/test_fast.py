@@ -274,6 +274,11 @@ KEY_EVENTS = [
     {"Process": {"PID": 10}, "dns.question": {"name": "x.example"}, "b": {"c": 2}},
     {"user": {"name": "root"}, "dns": {"question.name": "y.example"}, "b.c": 5, "tag": "other"},
     {"labels": {"env": "prod"}, "nested": {"deep": {"leaf": [1, 2]}}},
+    {"process": {"parent": {"Ext": {"real": {"pid": 11}}}}},
+    {"process.parent.Ext.real.pid": 12, "process": {"parent": {"Ext": {"user": "x"}}}},
+    {"process": {"parent.Ext": {"real.pid": 13}}},
+    {"process": [{"parent": {"Ext": [{"real": {"pid": 15}}, {"other": 1}]}}]},
+    {"process": {"PARENT": {"ext": {"REAL": {"pid": 14}}}}},
 ]
 KEY_QUERIES = [
     "any where process.pid > 6", "any where process.parent.pid == 3", "any where process.parent.pid >= 4",
@@ -283,6 +288,7 @@ KEY_QUERIES = [
     "any where source.port in (80, 443)", 'any where labels.env == "prod"', "any where nested.deep.leaf == 2",
     "any where alias_of_bc > 1", 'any where constant == "fixed"', 'any where constant == "fixed" and b.c == 2',
     'any where process.pid == 9 and dns.question.name == null', 'any where user.name regex~ "ro+t"',
+    "any where process.parent.Ext.real.pid > 10", "any where process.parent.Ext.real.pid == 13",
 ]
 
 
@@ -308,6 +314,7 @@ def test_key_literals_never_skip_a_field_written_any_way(tmp_path: Path) -> None
     literals = set(FastExecution(rules, schema, read_sample([str(path)]))._literals)
     for name in ("process.pid", "dns.question.name", "source.port", "labels.env", "nested.deep.leaf", "b.c"):
         assert set(key_literals(name)) & literals, name
+    assert {"ext", "real"} & literals  # a middle part: rarer than the first and last here
     assert not any("alias_of_bc" in literal or "fixed" in literal for literal in literals)
 
 

@@ -12,9 +12,9 @@ Only *necessary* conditions are derived, so skipping is always safe:
 * ``not`` and scripts give no literal (either may hold on an event without the field);
 * a test of a field's values (a term, range, pattern, ``exists``, ...) holds only on an event
   whose ``_source`` has the field, so the line holds the field's keys: its first part after a
-  quote (``"process`` for ``process.pid``, written nested or dotted) and its last part before
-  one (``pid"``). Given by the caller (see :data:`Keys`), which knows the fields that have a
-  value without a key (a ``constant_keyword``);
+  quote (``"process`` for ``process.pid``, written nested or dotted), its last part before
+  one (``pid"``) and the parts between as they are. Given by the caller (see :data:`Keys`),
+  which knows the fields that have a value without a key (a ``constant_keyword``);
 * a literal is a run of characters that JSON encoders write as they are (ASCII letters,
   digits and punctuation other than ``/``, and ``<>&'+` ``, which HTML-safe encoders such
   as Go's and .NET's escape), with ``\\`` and ``"``
@@ -71,20 +71,32 @@ _KEY_PART = re.compile(r"[A-Za-z0-9_@\-]+")
 _FIELD_TESTS = (ir.Term, ir.Range, ir.Wildcard, ir.Prefix, ir.Regexp, ir.Exists, ir.Cidr)
 
 
-def key_literals(path: str) -> tuple[str, ...]:
+def key_literals(path: str, container: bool = False) -> tuple[str, ...]:
     """The literals the JSON text of an event holds when the field at ``path`` in its ``_source`` exists.
 
     Whether written nested (``{"process": {"pid": 1}}``), dotted (``{"process.pid": 1}``) or
-    both, the first part of the path starts a key and the last part ends one. None for a part
-    that JSON encoders might not write as it is.
+    both, the first part of the path starts a key and the last part ends one; every part between
+    is in a key as it is (``"parent"``, or within ``"process.parent.pid"``), given as a bare
+    literal when at least MIN_LITERAL long. The last part of an object's path (a ``container``)
+    may start a dotted key (``"parent.pid"``), so it is bare too. None for a part that JSON
+    encoders might not write as it is.
 
-    >>> key_literals("process.parent.pid"), key_literals("@timestamp"), key_literals("a.é")
-    (('"process', 'pid"'), ('"@timestamp', '@timestamp"'), ())
+    >>> key_literals("process.parent.Ext.real.pid"), key_literals("@timestamp"), key_literals("a.é")
+    (('"process', 'pid"', 'parent', 'ext', 'real'), ('"@timestamp', '@timestamp"'), ())
+    >>> key_literals("process.parent", container=True), key_literals("dns.question.name")
+    (('"process', 'parent'), ('"dns', 'name"', 'question'))
     """
     parts = path.split(".")
     if not all(_KEY_PART.fullmatch(part) for part in parts):
         return ()
-    return ('"' + parts[0].lower(), parts[-1].lower() + '"')
+    first = '"' + parts[0].lower()
+    if container:
+        return (first, *_bare_parts(parts[1:]))
+    return (first, parts[-1].lower() + '"', *_bare_parts(parts[1:-1]))
+
+
+def _bare_parts(parts: list[str]) -> list[str]:
+    return list(dict.fromkeys(part.lower() for part in parts if len(part) >= MIN_LITERAL))
 
 
 @dataclass(frozen=True, slots=True)

@@ -347,10 +347,8 @@ class FastExecution:
         info = self.schema.field(name)
         if info is not None and (info.constant_value is not None or info.parent is not None):
             return ()  # a constant_keyword has its value everywhere; a multi-field is not in _source
-        found = key_literals(self.schema.resolve(name))
-        if info is not None and info.is_container:
-            return found[:1]  # an object's last part may start a dotted key ("parent.name") rather than end one
-        return found
+        # (an object's last part may start a dotted key, "parent.name", rather than end one)
+        return key_literals(self.schema.resolve(name), container=info is not None and info.is_container)
 
     def _build_index(self, sample: Sequence[bytes]) -> None:
         stage_refs = [(rule.number, number) for rule in self._rules for number in range(len(rule.compiled._stages))]
