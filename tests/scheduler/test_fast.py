@@ -252,6 +252,8 @@ EDGE_QUERIES = [
     'any where process.name : "*mmc.exe"', 'any where startsWith(process.name, "c:")',
     'any where process.name : "*padded.exe "', 'any where file.name : "a\\"quote\\""',
     'any where process.name in~ ("MMC.exe", "CMD.EXE")', 'any where process.name like~ "mmc.*"',
+    'any where process.name regex~ "mm[c]\\\\.exe"', 'any where process.name regex "123"',
+    'any where file.name regex~ "tru."', 'any where process.name regex~ "c:\\\\\\\\win.*"',
 ]
 
 

@@ -176,6 +176,132 @@ def _pattern_runs(pattern: ir.WildcardPattern) -> list[str]:
     return runs
 
 
+# Lucene regular expression operators after which this reads no further (see _regex_runs).
+_REGEX_GIVE_UP = frozenset('|&~"<>#@')
+
+
+def regex_runs(pattern: str) -> list[tuple[str, bool, bool]] | None:
+    """The runs of text every value matching the Lucene regular expression ``pattern`` contains, each
+    with whether the value starts and ends with it (the expression is anchored at both ends).
+
+    Only a top-level sequence is read: characters (``\\`` makes any character one) are runs; ``.``,
+    classes and groups end a run; ``?``, ``*`` and ``{0,...}`` take back the character before them,
+    ``+`` and ``{n,...}`` keep it but end the run. None where the expression holds an operator that
+    could make a run optional (``|``) or that this does not follow (``&``, ``~``, ``"``, ``<>``,
+    ``#``, ``@``).
+
+    >>> regex_runs("[A-Z]:\\\\\\\\:.+"), regex_runs("ab*c(x|y)d+"), regex_runs("a|b")
+    ([(':\\\\:', False, False)], [('a', True, False), ('c', False, False), ('d', False, False)], None)
+    >>> regex_runs("abc"), regex_runs("a{0,2}bc{2}")
+    ([('abc', True, True)], [('bc', False, False)])
+    """
+    runs: list[tuple[str, bool, bool]] = []
+    run: list[str] = []
+    run_start = 0
+    index = 0
+
+    def end_run(ends: bool = False) -> None:
+        nonlocal run
+        if run:
+            runs.append(("".join(run), run_start == 0, ends))
+        run = []
+
+    while index < len(pattern):
+        char = pattern[index]
+        if char in _REGEX_GIVE_UP:
+            return None
+        if char == "\\":
+            if index + 1 >= len(pattern):
+                return None
+            if not run:
+                run_start = index
+            run.append(pattern[index + 1])
+            index += 2
+            continue
+        if char in "?*":
+            if run:
+                run.pop()
+            end_run()
+            index += 1
+            continue
+        if char == "+":
+            end_run()
+            index += 1
+            continue
+        if char == "{":
+            close = pattern.find("}", index)
+            if close < 0:
+                return None
+            least = pattern[index + 1:close].split(",", maxsplit=1)[0].strip()
+            if not least.isdigit():
+                return None
+            if int(least) == 0 and run:
+                run.pop()
+            end_run()
+            index = close + 1
+            continue
+        if char in "[(":
+            end_run()
+            index = _skip_regex_group(pattern, index)
+            if index < 0:
+                return None
+            continue
+        if char in ".)]}":
+            end_run()
+            index += 1
+            continue
+        if not run:
+            run_start = index
+        run.append(char)
+        index += 1
+    end_run(ends=True)
+    return runs
+
+
+def _skip_regex_group(pattern: str, index: int) -> int:
+    """The index past the class or group opening at ``index``; -1 when it does not close, or holds an
+    operator :func:`regex_runs` does not follow. Alternatives inside a group are fine: a group ends a run."""
+    depth = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "[":
+            close = index + 1
+            if close < len(pattern) and pattern[close] == "^":
+                close += 1
+            if close < len(pattern) and pattern[close] == "]":
+                close += 1  # a leading "]" is a member
+            while close < len(pattern) and pattern[close] != "]":
+                close += 2 if pattern[close] == "\\" else 1
+            if close >= len(pattern):
+                return -1
+            index = close + 1
+            if depth == 0:
+                return index
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+        elif char in '&~"<>#@':
+            return -1
+        index += 1
+    return -1
+
+
+def _regex_literals(pattern: str) -> list[str]:
+    """The JSON literals of :func:`regex_runs` (every one is in the line of a value that matches)."""
+    found = regex_runs(pattern)
+    if found is None:
+        return []
+    return [literal for text, starts, ends in found for literal in value_runs(text, starts, ends)
+            if len(literal.strip()) >= MIN_LITERAL]
+
+
 def _best_run(text: str, frequency: Frequency, starts: bool = True, ends: bool = True) -> str | None:
     runs = [run for run in value_runs(text, starts, ends) if len(run.strip()) >= MIN_LITERAL]
     if not runs:
@@ -240,8 +366,16 @@ def requirement(pred: ir.Pred, frequency: Frequency | None = None, textual: Text
 
 def _value_requirement(pred: ir.Pred, estimate: Frequency, textual: Textual) -> Requirement | None:
     """The literals a test of a field's values needs in the values themselves."""
-    if isinstance(pred, (ir.Term, ir.Prefix, ir.Wildcard)) and not textual(pred.field):
+    if isinstance(pred, (ir.Term, ir.Prefix, ir.Wildcard, ir.Regexp)) and not textual(pred.field):
         return None
+    if isinstance(pred, ir.Regexp):
+        chosen = set()
+        for expression in pred.patterns:
+            runs = _regex_literals(expression)
+            if not runs:
+                return None
+            chosen.add(min(runs, key=lambda run: (estimate(run), -len(run))))
+        return Requirement(frozenset(chosen))
     if isinstance(pred, ir.Term):
         return _values(pred.values, estimate)
     if isinstance(pred, ir.Prefix):
@@ -286,6 +420,9 @@ def candidate_literals(pred: ir.Pred, keys: Keys = _no_keys) -> set[str]:
         elif isinstance(node, ir.Wildcard):
             for pattern in node.patterns:
                 found.update(run for run in _pattern_runs(pattern) if len(run.strip()) >= MIN_LITERAL)
+        elif isinstance(node, ir.Regexp):
+            for text in node.patterns:
+                found.update(_regex_literals(text))
     return found
 
 
