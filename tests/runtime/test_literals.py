@@ -7,8 +7,10 @@ import pytest
 from eqlite.runtime import literals
 from eqlite.runtime.literals import LiteralScanner
 
-LITERALS = ["mmc.exe", "cmd.exe", "\\\\windows\\\\", "ab"]
-BLOCK = b'{"p": "MMC.EXE"}\n{"c": "c:\\\\Windows\\\\cmd.exe ab"}\n{"x": "abab"}\n'
+LITERALS = ["mmc.exe", "cmd.exe", "\\\\windows\\\\", "ab", "\u202e", "kb"]
+# a right-to-left override (UTF-8 bytes) matches; a Kelvin sign (U+212A) is not the letter k
+BLOCK = ('{"p": "MMC.EXE"}\n{"c": "c:\\\\Windows\\\\cmd.exe ab"}\n{"x": "abab"}\n'
+         '{"f": "x\u202egpj.exe \u212ab"}\n').encode()
 
 
 @pytest.mark.parametrize("engine", ["hyperscan", "aho-corasick"])
@@ -23,6 +25,7 @@ def test_engines_agree_on_ends_and_ids(engine: str, monkeypatch: pytest.MonkeyPa
     assert ends == _every_end(BLOCK, LITERALS)
     assert sorted(scanner.ends_and_shape(BLOCK)[0]) == ends
     assert scanner.scan(BLOCK.splitlines()[1]) == {1, 2, 3}
+    assert scanner.scan(BLOCK.splitlines()[3]) == {4}
     # Only Hyperscan checks the shape of lines in the same pass; the fallback never claims it.
     assert scanner.ends_and_shape(BLOCK)[1] is (engine == "hyperscan")
 

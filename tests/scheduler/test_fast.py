@@ -269,6 +269,30 @@ def test_quoted_literals_never_skip_unquoted_scalars(tmp_path: Path) -> None:
     assert sum(len(_signature(run)) for run in reference) >= 10
 
 
+def test_a_caseless_character_is_found_raw_and_escaped(tmp_path: Path) -> None:
+    """A pattern with no ASCII run, only a right-to-left override, is triggered by the character written
+    as it is (UTF-8) or as a \\u escape, and never skips a line either way."""
+    rtlo = "\u202e"
+    names = [f"x{rtlo}gpj.exe", f"ab{rtlo}", rtlo, "plain.exe", "\u212a.exe"]
+    lines = []
+    for number, name in enumerate(names * 2):
+        event = {"@timestamp": f"2024-01-01T00:00:{number:02}Z", "event": {"category": ["process"]},
+                 "process": {"name": name}}
+        lines.append(json.dumps(event, ensure_ascii=number < len(names)))
+        lines.extend(json.dumps({"@timestamp": "2024-01-01T00:01:00Z", "event": {"category": ["process"]},
+                                 "process": {"name": f"p{n}.exe"}}) for n in range(20))
+    path = tmp_path / "rtlo.ndjson"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    queries = ['any where process.name : "*\\u{202E}*"', 'any where process.name == "\\u{202E}"',
+               'any where process.name in~ ("AB\\u{202E}", "zz.exe")', 'any where process.name like "x\\u{202E}*"']
+    rules = [_rule(number, query, None) for number, query in enumerate(queries)]
+    reference, fast = _reference(rules, Schema.ecs(), path), _fast(rules, Schema.ecs(), path)
+    for ours, theirs in zip(fast, reference, strict=True):
+        assert _signature(ours) == _signature(theirs), ours.rule.query
+    assert [len(_signature(run)) for run in reference] == [6, 2, 2, 2]
+    assert {rtlo, "\\u202e"} <= set(FastExecution(rules, Schema.ecs(), read_sample([str(path)]))._literals)
+
+
 KEY_EVENTS = [
     {"process": {"pid": 7, "parent": {"pid": 3}}, "source": {"ip": "10.0.0.1", "port": 80}},
     {"process.pid": 8, "process": {"parent.pid": 4}, "destination.ip": "192.168.1.5"},

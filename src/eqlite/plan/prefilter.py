@@ -36,6 +36,7 @@ operators exact and only costs case-sensitive ones some selectivity.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -163,6 +164,10 @@ def value_runs(text: str, starts: bool = True, ends: bool = True) -> list[str]:
     if quoted_start and quoted_end and len(matches) == 1:
         found.append('"' + first + '"')  # the whole value is one run
     return found
+
+
+def _literal_parts(pattern: ir.WildcardPattern) -> list[str]:
+    return [part for part in pattern.parts if part not in (ir.WildcardPattern.ANY, ir.WildcardPattern.ONE)]
 
 
 def _pattern_runs(pattern: ir.WildcardPattern) -> list[str]:
@@ -309,15 +314,48 @@ def _best_run(text: str, frequency: Frequency, starts: bool = True, ends: bool =
     return min(runs, key=lambda run: (frequency(run), -len(run)))
 
 
+def caseless_character(text: str) -> frozenset[str] | None:
+    """For a string with no literal run (``"*\\u202e*"``, the right-to-left override), the two ways a JSON
+    line can hold its first non-ASCII character that has no other case: as it is (UTF-8) or as a
+    ``\\u`` escape. None when it has no such character.
+
+    Only format, space, symbol and punctuation characters that are their own lower, upper and folded
+    case: no other character matches them in a case-insensitive comparison.
+
+    >>> rtlo = chr(0x202E)
+    >>> caseless_character("*" + rtlo + "*") == {rtlo, "\\\\u202e"}, caseless_character("é"), caseless_character("ab")
+    (True, None, None)
+    """
+    for char in text:
+        if char.isascii() or unicodedata.category(char)[0] not in "CZSP":
+            continue
+        if not char.lower() == char.upper() == char.casefold() == char:
+            continue
+        if unicodedata.category(char) == "Cs":
+            continue  # a lone surrogate: not text a JSON line can hold as it is
+        code = ord(char)
+        if code > 0xFFFF:  # written as a surrogate pair
+            code -= 0x10000
+            escape = f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+        else:
+            escape = f"\\u{code:04x}"
+        return frozenset((char, escape))
+    return None
+
+
 def _values(values: Iterable[ast.Expr], frequency: Frequency, ends: bool = True) -> Requirement | None:
     literals = set()
     for value in values:
         if not (isinstance(value, ast.Literal) and isinstance(value.value, str)):
             return None
         best = _best_run(value.value, frequency, ends=ends)
-        if best is None:
+        if best is not None:
+            literals.add(best)
+            continue
+        character = caseless_character(value.value)
+        if character is None:
             return None
-        literals.add(best)
+        literals |= character
     return Requirement(frozenset(literals))
 
 
@@ -384,9 +422,13 @@ def _value_requirement(pred: ir.Pred, estimate: Frequency, textual: Textual) -> 
         literals = set()
         for pattern in pred.patterns:
             best = _pattern(pattern, estimate)
-            if best is None:
+            if best is not None:
+                literals.add(best)
+                continue
+            character = caseless_character("".join(_literal_parts(pattern)))
+            if character is None:
                 return None
-            literals.add(best)
+            literals |= character
         return Requirement(frozenset(literals))
     return None
 
@@ -417,9 +459,11 @@ def candidate_literals(pred: ir.Pred, keys: Keys = _no_keys) -> set[str]:
                 if isinstance(value, ast.Literal) and isinstance(value.value, str):
                     found.update(run for run in value_runs(value.value, ends=isinstance(node, ir.Term))
                                  if len(run.strip()) >= MIN_LITERAL)
+                    found |= caseless_character(value.value) or frozenset()
         elif isinstance(node, ir.Wildcard):
             for pattern in node.patterns:
                 found.update(run for run in _pattern_runs(pattern) if len(run.strip()) >= MIN_LITERAL)
+                found |= caseless_character("".join(_literal_parts(pattern))) or frozenset()
         elif isinstance(node, ir.Regexp):
             for text in node.patterns:
                 found.update(_regex_literals(text))

@@ -31,11 +31,13 @@ _SHAPE_BREAKS = (rb"[^}]\n", rb"\n[^{]")
 class LiteralScanner:
     """Reports the ids (positions in ``literals``) of the literals found in a line.
 
-    Literals must be ASCII; matching ignores ASCII case.
+    Matching ignores ASCII case; a literal's other characters are matched as their UTF-8 bytes.
 
-    >>> scanner = LiteralScanner(["mmc.exe", "cmd.exe", "nothere"])
+    >>> scanner = LiteralScanner(["mmc.exe", "cmd.exe", "nothere", chr(0x202E)])
     >>> sorted(scanner.scan(b'{"process": {"name": "MMC.EXE", "args": ["cmd.exe"]}}'))
     [0, 1]
+    >>> sorted(scanner.scan('{"file": {"name": "x\u202egpj.exe"}}'.encode()))
+    [3]
     """
 
     def __init__(self, literals: Sequence[str]) -> None:
@@ -63,12 +65,12 @@ class LiteralScanner:
             self._engine = "aho-corasick"
             automaton = ahocorasick.Automaton()
             for number, literal in enumerate(self.literals):
-                automaton.add_word(literal, number)
+                automaton.add_word(_as_bytes_text(literal), number)
             automaton.make_automaton()
             self._automaton = automaton
 
     def _compile(self, flags: int, extra: Sequence[bytes] = ()) -> Any:
-        expressions = [re.escape(literal).encode("ascii") for literal in self.literals] + list(extra)
+        expressions = [re.escape(literal).encode("utf-8") for literal in self.literals] + list(extra)
         database = _hyperscan.Database()
         database.compile(
             expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions),
@@ -134,6 +136,11 @@ class LiteralScanner:
             self._database.scan(line, match_event_handler=self._on_match)
             return frozenset(found)
         if self._automaton is not None:
-            text = line.decode("utf-8", "replace").lower()
-            return frozenset(number for _, number in self._automaton.iter(text))
+            # as Hyperscan does: ASCII case only, other bytes as they are
+            return frozenset(number for _, number in self._automaton.iter(line.lower().decode("latin-1")))
         return frozenset()
+
+
+def _as_bytes_text(literal: str) -> str:
+    """``literal`` as its UTF-8 bytes read as Latin-1, one character per byte, as lines are scanned."""
+    return literal.encode("utf-8").decode("latin-1")
