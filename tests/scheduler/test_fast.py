@@ -519,6 +519,57 @@ def test_deferred_stages_read_again_give_the_reference_results(tmp_path: Path, m
         assert _signature(ours) == _signature(theirs), ours.rule.query
 
 
+RUNNER_LIMITS = [(4096, 1024), (4096, 0), (0, 0), (2, 1)]  # (runners kept, of which generated)
+
+
+@pytest.mark.parametrize("kept,compiled", RUNNER_LIMITS)
+def test_triggered_runners_give_the_reference_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      kept: int, compiled: int) -> None:
+    """The stages a line's literals trigger run in one generated function per set of literals and index
+    (closures past TRIGGERED_RUNNERS_COMPILED, one by one past TRIGGERED_RUNNERS_KEPT). A runner made
+    while a rule deferred stages is dropped when the rule stops deferring them."""
+    # Broad network events (a quarter of the lines: triggered, not free), the rare process events that
+    # make the rules stop deferring them, then more broad events that come first in time: a runner
+    # still deferring them would lose them.
+    def network(minute: int, second: int, number: int) -> dict[str, Any]:
+        return {"@timestamp": f"2024-05-14T08:{minute:02d}:{second:02d}.000Z",
+                "event": {"category": ["network"], "action": "connection_attempted"},
+                "host": {"id": f"h{number % 4}"}, "destination": {"port": 443 + number % 3}}
+
+    lines = [{"@timestamp": "2024-05-14T07:00:00.000Z", "event": {"category": ["process"]},
+              "host": {"id": "h9"}, "process": {"name": f"other{number}.exe"}} for number in range(600)]
+    lines += [network(10 + number // 60, number % 60, number) for number in range(200)]
+    lines += [{"@timestamp": "2024-05-14T08:00:00.000Z", "event": {"category": ["process"]},
+               "host": {"id": f"h{host}"}, "process": {"name": "mmc.exe"}} for host in range(3)]
+    lines += [network(5, number, number) for number in range(40)]
+    path = tmp_path / "runners.ndjson"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    rules = [_rule(number, query, None) for number, query in enumerate(DEFERRAL_QUERIES)]
+    monkeypatch.setattr(fast_module, "TRIGGERED_RUNNERS_KEPT", kept)
+    monkeypatch.setattr(fast_module, "TRIGGERED_RUNNERS_COMPILED", compiled)
+    reference = _reference(rules, Schema.ecs(), path)
+    execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
+    assert execution.stats.free_stages == 0
+    run_paths(execution, [str(path)], SourceStats())
+    assert execution.stats.deferred > 0 and execution.stats.read_again > 0
+    assert [len(run.result.hits) for run in reference if run.result] == [3, 1, 0]
+    for ours, theirs in zip(execution.finish(), reference, strict=True):
+        assert _signature(ours) == _signature(theirs), ours.rule.query
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kept,compiled", RUNNER_LIMITS)
+def test_triggered_runners_agree_with_many_rules(small_demo_file: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 kept: int, compiled: int) -> None:
+    monkeypatch.setattr(fast_module, "TRIGGERED_RUNNERS_KEPT", kept)
+    monkeypatch.setattr(fast_module, "TRIGGERED_RUNNERS_COMPILED", compiled)
+    rules = _corpus_rules(300)
+    reference, fast = _reference(rules, Schema.ecs(), small_demo_file), _fast(rules, Schema.ecs(), small_demo_file)
+    assert sum(len(_signature(run)) for run in reference if run.result) > 0
+    for ours, theirs in zip(fast, reference, strict=True):
+        assert _signature(ours) == _signature(theirs), ours.rule.name
+
+
 def test_backlog_notes_come_back_in_order_from_memory_and_file(tmp_path: Path) -> None:
     import random as _random
 

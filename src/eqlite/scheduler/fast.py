@@ -73,6 +73,9 @@ TRIGGER_MAX = 0.5  # past this share of sampled lines, a stage is tried on every
 SAMPLE_LINES = 2000
 FREE_COMBINATIONS_KEPT = 4096  # (index, category values) pairs whose free stages are kept ready
 FREE_COMBINATIONS_COMPILED = 256  # of which the first get one generated function for all their free stages
+# Runners of triggered stages, by (set of literals found, index), kept at once; the first get a generated function
+TRIGGERED_RUNNERS_KEPT = 4096
+TRIGGERED_RUNNERS_COMPILED = 1024
 
 # gc.set_threshold for a run (see settle_for_run): a young collection per 50,000 net allocations
 GC_THRESHOLDS = (50_000, 20, 20)
@@ -83,7 +86,17 @@ DEFER_LIMIT = 2_000_000
 
 StageRef = tuple[int, int]  # (rule number, stage number)
 STAGES_FOUND_KEPT = 8_192  # sets of literals found in lines whose triggered stages are kept (about 2 KB each)
-_NO_STAGES: Mapping[int, AbstractSet[int]] = {}
+class _Stages(dict[int, frozenset[int]]):
+    """The stages a set of literals triggers, by rule; with their runners, by index (see _triggered_runner)."""
+
+    __slots__ = ("runners",)
+
+    def __init__(self, stages: Mapping[int, frozenset[int]]) -> None:
+        super().__init__(stages)
+        self.runners: dict[str | None, FreeRunner] = {}
+
+
+_NO_STAGES: Mapping[int, AbstractSet[int]] = _Stages({})
 
 
 def clauses(pred: ir.Pred, frequency: Any, textual: Any, keys: Any) -> list[Requirement]:
@@ -237,8 +250,13 @@ class FastStats:
     read_again: int = 0  # of which, read again and evaluated
 
 
+_RUNNER_NUMBERS = itertools.count()
+
+
 class FreeRunner:
     """Tries a fixed list of stages on an event view: ``run(view)`` gives the (rule, stage) pairs that hold.
+
+    Used for the free stages of an event's categories, and for the stages a set of literals triggers.
 
     The stages' generated expressions are put together in one generated function: one call per
     event, rather than one per stage inside a loop over rules.
@@ -264,19 +282,21 @@ class FreeRunner:
             pairs = list(zip(tried, filters, strict=True))
             self.run: Callable[[EventView], list[StageRef]] = lambda view: [ref for ref, test in pairs if test(view)]
             return
-        name = f"_free_{len(namespace)}"
-        lines = [f"def {name}(view):", "    _c = view.cache", "    found = []"]
+        # The function reads the stages' constants from the shared namespace; its own (the refs, and
+        # the tests without an expression) are closure variables, so nothing is left in the namespace
+        # when the runner is dropped.
+        name = f"_stages_{next(_RUNNER_NUMBERS)}"
+        lines = [f"def {name}_make(_refs, _tests):", f"    def {name}(view):", "        _c = view.cache",
+                 "        found = []"]
         for number, (ref, test) in enumerate(zip(tried, filters, strict=True)):
             generator = rules[ref[0]].generator
             expression = generator.expression_of(test) if generator is not None else None
-            namespace[f"{name}_ref{number}"] = ref
             if expression is None:
-                namespace[f"{name}_test{number}"] = test
-                expression = f"{name}_test{number}(view)"
-            lines.append(f"    if {expression}:\n        found.append({name}_ref{number})")
-        lines.append("    return found")
-        exec(compile("\n".join(lines) + "\n", f"<eqlite free stages {name}>", "exec"), namespace)
-        self.run = namespace[name]
+                expression = f"_tests[{number}](view)"
+            lines.append(f"        if {expression}:\n            found.append(_refs[{number}])")
+        lines += ["        return found", f"    return {name}"]
+        exec(compile("\n".join(lines) + "\n", f"<eqlite stages {name}>", "exec"), namespace)
+        self.run = namespace.pop(f"{name}_make")(tuple(tried), tuple(filters))
 
 
 class FastExecution:
@@ -324,7 +344,8 @@ class FastExecution:
         self._free_runners: dict[tuple[str | None, tuple[Any, ...]], FreeRunner] = {}
         self._every: dict[int, set[int]] | None = None
         # the stages each set of literals found in a line triggers (see _triggered)
-        self._stages_found: dict[frozenset[int], dict[int, frozenset[int]]] = {}
+        self._stages_found: dict[frozenset[int], _Stages] = {}
+        self._triggered_runners = 0  # runners kept in the values of _stages_found
         self._position = 0
         self._deferred_total = 0  # notes held in memory
         self._backlog_readers: dict[str, IO[bytes]] = {}
@@ -520,7 +541,8 @@ class FastExecution:
                     stages.setdefault(rule_number, set()).add(stage_number)
         if len(self._stages_found) >= STAGES_FOUND_KEPT:
             self._stages_found.clear()
-        result = self._stages_found[found] = {rule: frozenset(numbers) for rule, numbers in stages.items()}
+            self._triggered_runners = 0
+        result = self._stages_found[found] = _Stages({rule: frozenset(numbers) for rule, numbers in stages.items()})
         return result
 
     @property
@@ -635,7 +657,14 @@ class FastExecution:
                 matched.setdefault(rule_number, []).append(stage_number)
             if free.deferred:
                 deferred_by_rule.update(free.deferred)
-        for rule_number, numbers in stages.items():
+        runner = None if all_stages or not stages else self._triggered_runner(stages, index, visible)
+        if runner is not None:
+            evaluated += runner.size
+            for rule_number, stage_number in runner.run(view):
+                matched.setdefault(rule_number, []).append(stage_number)
+            for rule_number, bits in runner.deferred:
+                deferred_by_rule[rule_number] = deferred_by_rule.get(rule_number, 0) | bits
+        for rule_number, numbers in stages.items() if runner is None else ():
             if rule_number not in visible:
                 continue
             rule = rules[rule_number]
@@ -744,7 +773,7 @@ class FastExecution:
             self._deferred_total -= len(backlog)
         rule.deferring = False
         rule.settled = True
-        self._free_runners.clear()  # made while the rule deferred some of its free stages
+        self._forget_runners()  # made while the rule deferred some of its stages
         filters = rule.bound.filters
         for position, line, offset, path, given_index, bits in backlog.entries():
             document = self._parse_object(read_line(self._backlog_readers, path, offset), path, line)
@@ -760,6 +789,31 @@ class FastExecution:
                 self._record(rule, numbers, view, source, position, {},
                              (index if index is not None else data_stream_index(source), record_id, path, line,
                               (path, offset)))
+
+    def _triggered_runner(self, stages: Mapping[int, AbstractSet[int]], index: str | None,
+                          visible: frozenset[int]) -> FreeRunner | None:
+        """What tries the stages a line's literals trigger, of the rules that see its index (None: try them
+        one by one, when the kept runners are at their limit)."""
+        runners = getattr(stages, "runners", None)
+        if runners is None:
+            return None
+        runner: FreeRunner | None = runners.get(index)
+        if runner is not None:
+            return runner
+        if self._triggered_runners >= TRIGGERED_RUNNERS_KEPT:
+            return None
+        refs = sorted((rule_number, number) for rule_number, numbers in stages.items() if rule_number in visible
+                      for number in numbers)
+        runner = runners[index] = FreeRunner(refs, self._rules, self._namespace,
+                                             self._triggered_runners < TRIGGERED_RUNNERS_COMPILED)
+        self._triggered_runners += 1
+        return runner
+
+    def _forget_runners(self) -> None:
+        """Drop the runners, made while rules deferred some of their stages (which they try changes)."""
+        self._free_runners.clear()
+        self._stages_found.clear()
+        self._triggered_runners = 0
 
     def _free_runner(self, view: EventView, index: str | None, visible: frozenset[int]) -> FreeRunner:
         """What tries the free stages an event meets: those of its categories, of the rules that see its index."""
@@ -797,7 +851,7 @@ class FastExecution:
             rule.backlog = Backlog()
         self._deferred_total = 0
         self._spills_backlogs = False
-        self._free_runners.clear()
+        self._forget_runners()
         self.stats = FastStats(scanner=self.stats.scanner, triggered_stages=self.stats.triggered_stages,
                                free_stages=self.stats.free_stages, deferring_rules=self.stats.deferring_rules)
         self.events_without_index = 0
