@@ -169,6 +169,7 @@ def test_free_stages_tried_together_or_one_by_one_agree(small_demo_file: Path,
     held = tried = 0
     for compiled in (True, False):
         monkeypatch.setattr(fast_module, "FREE_COMBINATIONS_COMPILED", 1_000 if compiled else 0)
+        monkeypatch.setattr(fast_module, "GENERATE_AFTER", 1)
         execution._free_runners.clear()
         for line in lines[:1500]:
             document = json.loads(line)
@@ -519,7 +520,7 @@ def test_deferred_stages_read_again_give_the_reference_results(tmp_path: Path, m
         assert _signature(ours) == _signature(theirs), ours.rule.query
 
 
-RUNNER_LIMITS = [(4096, 1024), (4096, 0), (0, 0), (2, 1)]  # (runners kept, of which generated)
+RUNNER_LIMITS = [(4096, 1024), (4096, 0), (0, 0), (2, 1)]  # (runners kept, of which generated after 1 use)
 
 
 @pytest.mark.parametrize("kept,compiled", RUNNER_LIMITS)
@@ -547,6 +548,7 @@ def test_triggered_runners_give_the_reference_results(tmp_path: Path, monkeypatc
     rules = [_rule(number, query, None) for number, query in enumerate(DEFERRAL_QUERIES)]
     monkeypatch.setattr(fast_module, "TRIGGERED_RUNNERS_KEPT", kept)
     monkeypatch.setattr(fast_module, "TRIGGERED_RUNNERS_COMPILED", compiled)
+    monkeypatch.setattr(fast_module, "GENERATE_AFTER", 1)
     reference = _reference(rules, Schema.ecs(), path)
     execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
     assert execution.stats.free_stages == 0
@@ -563,6 +565,7 @@ def test_triggered_runners_agree_with_many_rules(small_demo_file: Path, monkeypa
                                                  kept: int, compiled: int) -> None:
     monkeypatch.setattr(fast_module, "TRIGGERED_RUNNERS_KEPT", kept)
     monkeypatch.setattr(fast_module, "TRIGGERED_RUNNERS_COMPILED", compiled)
+    # GENERATE_AFTER as it is: runners switch to a generated function during the run
     rules = _corpus_rules(300)
     reference, fast = _reference(rules, Schema.ecs(), small_demo_file), _fast(rules, Schema.ecs(), small_demo_file)
     assert sum(len(_signature(run)) for run in reference if run.result) > 0

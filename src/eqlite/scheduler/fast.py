@@ -73,9 +73,11 @@ TRIGGER_MAX = 0.5  # past this share of sampled lines, a stage is tried on every
 SAMPLE_LINES = 2000
 FREE_COMBINATIONS_KEPT = 4096  # (index, category values) pairs whose free stages are kept ready
 FREE_COMBINATIONS_COMPILED = 256  # of which the first get one generated function for all their free stages
-# Runners of triggered stages, by (set of literals found, index), kept at once; the first get a generated function
+# Runners of triggered stages, by (set of literals found, index), kept at once; the first may get a generated
+# function, once used GENERATE_AFTER times (see FreeRunner)
 TRIGGERED_RUNNERS_KEPT = 4096
 TRIGGERED_RUNNERS_COMPILED = 1024
+GENERATE_AFTER = 64
 
 # gc.set_threshold for a run (see settle_for_run): a young collection per 50,000 net allocations
 GC_THRESHOLDS = (50_000, 20, 20)
@@ -258,11 +260,13 @@ class FreeRunner:
 
     Used for the free stages of an event's categories, and for the stages a set of literals triggers.
 
-    The stages' generated expressions are put together in one generated function: one call per
-    event, rather than one per stage inside a loop over rules.
+    The stages are first tried one by one. A runner used GENERATE_AFTER times (and allowed to, by
+    ``generate``) then puts their generated expressions together in one generated function: one call
+    per event rather than one per stage, for the runners that most events meet, without the cost of
+    compiling one (about a millisecond) for the many that few events meet.
     """
 
-    __slots__ = ("deferred", "run", "size")
+    __slots__ = ("_namespace", "_pairs", "_rules", "_uses", "deferred", "run", "size")
 
     def __init__(self, refs: Sequence[StageRef], rules: Sequence[_FastRule], namespace: dict[str, Any],
                  generate: bool = True) -> None:
@@ -277,26 +281,38 @@ class FreeRunner:
                 tried.append((rule_number, stage))
         self.deferred = list(deferred.items())
         self.size = len(tried)
-        filters = [rules[rule_number].bound.filters[stage] for rule_number, stage in tried]
-        if not generate:
-            pairs = list(zip(tried, filters, strict=True))
-            self.run: Callable[[EventView], list[StageRef]] = lambda view: [ref for ref, test in pairs if test(view)]
-            return
+        self._pairs = [(ref, rules[ref[0]].bound.filters[ref[1]]) for ref in tried]
+        self._rules, self._namespace = rules, namespace
+        self._uses = 0
+        self.run: Callable[[EventView], list[StageRef]] = self._counted if generate else self._one_by_one
+
+    def _one_by_one(self, view: EventView) -> list[StageRef]:
+        return [ref for ref, test in self._pairs if test(view)]
+
+    def _counted(self, view: EventView) -> list[StageRef]:
+        self._uses += 1
+        if self._uses >= GENERATE_AFTER:
+            self.run = self._generated()
+        return self._one_by_one(view)
+
+    def _generated(self) -> Callable[[EventView], list[StageRef]]:
         # The function reads the stages' constants from the shared namespace; its own (the refs, and
         # the tests without an expression) are closure variables, so nothing is left in the namespace
         # when the runner is dropped.
         name = f"_stages_{next(_RUNNER_NUMBERS)}"
         lines = [f"def {name}_make(_refs, _tests):", f"    def {name}(view):", "        _c = view.cache",
                  "        found = []"]
-        for number, (ref, test) in enumerate(zip(tried, filters, strict=True)):
-            generator = rules[ref[0]].generator
+        for number, (ref, test) in enumerate(self._pairs):
+            generator = self._rules[ref[0]].generator
             expression = generator.expression_of(test) if generator is not None else None
             if expression is None:
                 expression = f"_tests[{number}](view)"
             lines.append(f"        if {expression}:\n            found.append(_refs[{number}])")
         lines += ["        return found", f"    return {name}"]
-        exec(compile("\n".join(lines) + "\n", f"<eqlite stages {name}>", "exec"), namespace)
-        self.run = namespace.pop(f"{name}_make")(tuple(tried), tuple(filters))
+        exec(compile("\n".join(lines) + "\n", f"<eqlite stages {name}>", "exec"), self._namespace)
+        made: Callable[[EventView], list[StageRef]] = self._namespace.pop(f"{name}_make")(
+            tuple(ref for ref, _ in self._pairs), tuple(test for _, test in self._pairs))
+        return made
 
 
 class FastExecution:
