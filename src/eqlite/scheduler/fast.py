@@ -855,6 +855,7 @@ class FastExecution:
     def start_worker(self, spill_path: str, position: int, budget_limit: int) -> None:
         """In a forked worker: forget the parent's findings; spill to ``spill_path``; number from ``position``."""
         self.budget = Budget(budget_limit, spill_path)
+        deferring_before = [rule.deferring for rule in self._rules]
         for rule in self._rules:
             rule.candidates = CandidateStore(self.budget)
             rule.missing = {number: {} for number in rule.missing_stages}
@@ -867,7 +868,10 @@ class FastExecution:
             rule.backlog = Backlog()
         self._deferred_total = 0
         self._spills_backlogs = False
-        self._forget_runners()
+        if [rule.deferring for rule in self._rules] != deferring_before:
+            # Runners hold which stages their rules defer. A worker's next range defers what the end of
+            # its last one did (rules that settled stay settled), so they are kept from range to range.
+            self._forget_runners()
         self.stats = FastStats(scanner=self.stats.scanner, triggered_stages=self.stats.triggered_stages,
                                free_stages=self.stats.free_stages, deferring_rules=self.stats.deferring_rules)
         self.events_without_index = 0
