@@ -31,15 +31,20 @@ def test_a_list_matches_as_its_patterns_do(direct: bool, insensitive: bool, monk
     rng = random.Random(7)
     for _ in range(300):
         listed = tuple(_random_pattern(rng) for _ in range(rng.randint(1, 9)))
-        together = wildcards_matcher(listed, insensitive)
-        one_by_one = [wildcard_matcher(pattern, insensitive) for pattern in listed]
-        folded_together = wildcards_matcher(listed, insensitive, folded_input=True)
-        for _ in range(20):
-            value = _random_value(rng)
-            expected = any(test(value) for test in one_by_one)
-            assert together(value) == expected, (listed, value)
-            if insensitive:
-                assert folded_together(fold(value)) == expected, (listed, value)
+        _assert_matches_as_its_patterns_do(listed, insensitive, [_random_value(rng) for _ in range(20)])
+
+
+def _assert_matches_as_its_patterns_do(listed: tuple[WildcardPattern, ...], insensitive: bool,
+                                       values: list[str]) -> None:
+    """The list's test, on values as they are and folded, says what its patterns one by one say."""
+    together = wildcards_matcher(listed, insensitive)
+    folded_together = wildcards_matcher(listed, insensitive, folded_input=True)
+    one_by_one = [wildcard_matcher(pattern, insensitive) for pattern in listed]
+    for value in values:
+        expected = any(test(value) for test in one_by_one)
+        assert together(value) == expected, (listed, value)
+        if insensitive:
+            assert folded_together(fold(value)) == expected, (listed, value)
 
 
 SHAPES = ("{}", "{}*", "*{}", "*{}*", "?:{}", "?:{}*", "??{}*{}", "*{}*{}", "{}?{}*", "{}*{}", "?", "*", "")
@@ -58,15 +63,7 @@ def test_long_lists_of_the_usual_shapes_match_as_their_patterns_do(insensitive: 
     rng = random.Random(11)
     for _ in range(400):
         listed = tuple(_shaped_pattern(rng) for _ in range(rng.randint(patterns.COMBINE_AT, 30)))
-        together = wildcards_matcher(listed, insensitive)
-        folded_together = wildcards_matcher(listed, insensitive, folded_input=True)
-        one_by_one = [wildcard_matcher(pattern, insensitive) for pattern in listed]
-        for _ in range(25):
-            value = _random_value(rng)
-            expected = any(test(value) for test in one_by_one)
-            assert together(value) == expected, (listed, value)
-            if insensitive:
-                assert folded_together(fold(value)) == expected, (listed, value)
+        _assert_matches_as_its_patterns_do(listed, insensitive, [_random_value(rng) for _ in range(25)])
 
 
 def test_long_lists_match_mixed_shapes() -> None:
