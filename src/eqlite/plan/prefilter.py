@@ -181,7 +181,7 @@ def _pattern_runs(pattern: ir.WildcardPattern) -> list[str]:
     return runs
 
 
-# Lucene regular expression operators after which this reads no further (see _regex_runs).
+# Lucene regular expression operators regex_runs does not follow (anywhere, or inside a group).
 _REGEX_GIVE_UP = frozenset('|&~"<>#@')
 
 
@@ -292,7 +292,7 @@ def _skip_regex_group(pattern: str, index: int) -> int:
             depth -= 1
             if depth == 0:
                 return index + 1
-        elif char in '&~"<>#@':
+        elif char in _REGEX_GIVE_UP and char != "|":
             return -1
         index += 1
     return -1
@@ -307,11 +307,14 @@ def _regex_literals(pattern: str) -> list[str]:
             if len(literal.strip()) >= MIN_LITERAL]
 
 
+def _rarest(runs: Iterable[str], frequency: Frequency) -> str | None:
+    """The rarest of ``runs`` at least MIN_LITERAL long (the longer of equally rare ones); None if there is none."""
+    kept = [run for run in runs if len(run.strip()) >= MIN_LITERAL]
+    return min(kept, key=lambda run: (frequency(run), -len(run))) if kept else None
+
+
 def _best_run(text: str, frequency: Frequency, starts: bool = True, ends: bool = True) -> str | None:
-    runs = [run for run in value_runs(text, starts, ends) if len(run.strip()) >= MIN_LITERAL]
-    if not runs:
-        return None
-    return min(runs, key=lambda run: (frequency(run), -len(run)))
+    return _rarest(value_runs(text, starts, ends), frequency)
 
 
 def caseless_character(text: str) -> frozenset[str] | None:
@@ -327,12 +330,11 @@ def caseless_character(text: str) -> frozenset[str] | None:
     (True, None, None)
     """
     for char in text:
-        if char.isascii() or unicodedata.category(char)[0] not in "CZSP":
+        if char.isascii():
             continue
-        if not char.lower() == char.upper() == char.casefold() == char:
+        category = unicodedata.category(char)  # (not "Cs": a lone surrogate is no text a line holds as it is)
+        if category[0] not in "CZSP" or category == "Cs" or not char.lower() == char.upper() == char.casefold() == char:
             continue
-        if unicodedata.category(char) == "Cs":
-            continue  # a lone surrogate: not text a JSON line can hold as it is
         code = ord(char)
         if code > 0xFFFF:  # written as a surrogate pair
             code -= 0x10000
@@ -360,10 +362,7 @@ def _values(values: Iterable[ast.Expr], frequency: Frequency, ends: bool = True)
 
 
 def _pattern(pattern: ir.WildcardPattern, frequency: Frequency) -> str | None:
-    candidates = [run for run in _pattern_runs(pattern) if len(run.strip()) >= MIN_LITERAL]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda run: (frequency(run), -len(run)))
+    return _rarest(_pattern_runs(pattern), frequency)
 
 
 def requirement(pred: ir.Pred, frequency: Frequency | None = None, textual: Textual = _any_field,
@@ -409,10 +408,10 @@ def _value_requirement(pred: ir.Pred, estimate: Frequency, textual: Textual) -> 
     if isinstance(pred, ir.Regexp):
         chosen = set()
         for expression in pred.patterns:
-            runs = _regex_literals(expression)
-            if not runs:
+            best = _rarest(_regex_literals(expression), estimate)
+            if best is None:
                 return None
-            chosen.add(min(runs, key=lambda run: (estimate(run), -len(run))))
+            chosen.add(best)
         return Requirement(frozenset(chosen))
     if isinstance(pred, ir.Term):
         return _values(pred.values, estimate)

@@ -134,10 +134,10 @@ def wildcards_matcher(patterns: tuple[WildcardPattern, ...], insensitive: bool, 
                       folded_input: bool = False) -> StringTest:
     """A test of whole strings against any of several wildcard patterns.
 
-    Short lists are tried a pattern at a time (see :func:`wildcard_matcher`). In longer ones,
-    the patterns of the shapes rules use most share one string operation per shape (see
-    :func:`_list_test`); the rest are one RE2 alternation, a single linear-time pass over the
-    value whatever their number.
+    Short lists are tried a pattern at a time (see :func:`wildcard_matcher`). A longer list whose
+    patterns all have the shapes rules use most is a few string operations (see :func:`_list_test`);
+    any other long list is one RE2 alternation, a single linear-time pass over the value whatever
+    the number of patterns.
 
     >>> from eqlite.plan.translate import eql_wildcard
     >>> test = wildcards_matcher(tuple(eql_wildcard(p) for p in ("a*", "*b", "c?d", "e")), True)
@@ -165,7 +165,7 @@ def wildcards_matcher(patterns: tuple[WildcardPattern, ...], insensitive: bool, 
     return test
 
 
-# In a long list, "*x*" patterns past this many go to the RE2 alternation rather than one `in` each.
+# A long list with more "*x*" patterns than this is one RE2 alternation rather than an `in` test per pattern.
 INFIXES_TRIED_ONE_BY_ONE = 8
 
 

@@ -9,7 +9,7 @@ of their category.
 
 Parsed events are evaluated only for the triggered and free stages of the rules that can
 see their index, with each field read once per event (:class:`EventView`); the free stages of
-an event's categories run in one generated function (:class:`FreeRunner`). Candidates keep
+an event's categories run in one generated function (:class:`StageRunner`). Candidates keep
 their raw line, their stage marks and their join keys; at the end each rule's candidates
 go through the reference engine's sequence and sample matchers, so results are identical
 to the reference engine's, which the differential tests check.
@@ -74,7 +74,7 @@ SAMPLE_LINES = 2000
 FREE_COMBINATIONS_KEPT = 4096  # (index, category values) pairs whose free stages are kept ready
 FREE_COMBINATIONS_COMPILED = 256  # of which the first get one generated function for all their free stages
 # Runners of triggered stages, by (set of literals found, index), kept at once; the first may get a generated
-# function, once used GENERATE_AFTER times (see FreeRunner)
+# function, once used GENERATE_AFTER times (see StageRunner)
 TRIGGERED_RUNNERS_KEPT = 4096
 TRIGGERED_RUNNERS_COMPILED = 1024
 GENERATE_AFTER = 64
@@ -88,6 +88,8 @@ DEFER_LIMIT = 2_000_000
 
 StageRef = tuple[int, int]  # (rule number, stage number)
 STAGES_FOUND_KEPT = 8_192  # sets of literals found in lines whose triggered stages are kept (about 2 KB each)
+
+
 class _Stages(dict[int, frozenset[int]]):
     """The stages a set of literals triggers, by rule; with their runners, by index (see _triggered_runner)."""
 
@@ -95,7 +97,7 @@ class _Stages(dict[int, frozenset[int]]):
 
     def __init__(self, stages: Mapping[int, frozenset[int]]) -> None:
         super().__init__(stages)
-        self.runners: dict[str | None, FreeRunner] = {}
+        self.runners: dict[str | None, StageRunner] = {}
 
 
 _NO_STAGES: Mapping[int, AbstractSet[int]] = _Stages({})
@@ -255,7 +257,7 @@ class FastStats:
 _RUNNER_NUMBERS = itertools.count()
 
 
-class FreeRunner:
+class StageRunner:
     """Tries a fixed list of stages on an event view: ``run(view)`` gives the (rule, stage) pairs that hold.
 
     Used for the free stages of an event's categories, and for the stages a set of literals triggers.
@@ -357,7 +359,7 @@ class FastExecution:
                                          generator=generator))
         self._visible: dict[str | None, frozenset[int]] = {}
         # by index and the event's categories (one field's values, or each category field's)
-        self._free_runners: dict[tuple[str | None, tuple[Any, ...]], FreeRunner] = {}
+        self._free_runners: dict[tuple[str | None, tuple[Any, ...]], StageRunner] = {}
         self._every: dict[int, set[int]] | None = None
         # the stages each set of literals found in a line triggers (see _triggered)
         self._stages_found: dict[frozenset[int], _Stages] = {}
@@ -807,20 +809,20 @@ class FastExecution:
                               (path, offset)))
 
     def _triggered_runner(self, stages: Mapping[int, AbstractSet[int]], index: str | None,
-                          visible: frozenset[int]) -> FreeRunner | None:
+                          visible: frozenset[int]) -> StageRunner | None:
         """What tries the stages a line's literals trigger, of the rules that see its index (None: try them
         one by one, when the kept runners are at their limit)."""
-        runners = getattr(stages, "runners", None)
-        if runners is None:
+        if not isinstance(stages, _Stages):  # (the mapping of feed()'s all-stages case has none)
             return None
-        runner: FreeRunner | None = runners.get(index)
+        runners = stages.runners
+        runner = runners.get(index)
         if runner is not None:
             return runner
         if self._triggered_runners >= TRIGGERED_RUNNERS_KEPT:
             return None
         refs = sorted((rule_number, number) for rule_number, numbers in stages.items() if rule_number in visible
                       for number in numbers)
-        runner = runners[index] = FreeRunner(refs, self._rules, self._namespace,
+        runner = runners[index] = StageRunner(refs, self._rules, self._namespace,
                                              self._triggered_runners < TRIGGERED_RUNNERS_COMPILED)
         self._triggered_runners += 1
         return runner
@@ -831,7 +833,7 @@ class FastExecution:
         self._stages_found.clear()
         self._triggered_runners = 0
 
-    def _free_runner(self, view: EventView, index: str | None, visible: frozenset[int]) -> FreeRunner:
+    def _free_runner(self, view: EventView, index: str | None, visible: frozenset[int]) -> StageRunner:
         """What tries the free stages an event meets: those of its categories, of the rules that see its index."""
         read_one = self._category_reader
         categories = read_one(view) if read_one is not None else tuple(
@@ -845,7 +847,7 @@ class FastExecution:
             keys.extend((category_field, value) for value in values)
         refs = sorted({ref for key in keys for ref in self._free.get(key, ()) if ref[0] in visible})
         # The first combinations met get a generated function; past that, stages are tried one by one.
-        runner = FreeRunner(refs, self._rules, self._namespace, len(self._free_runners) < FREE_COMBINATIONS_COMPILED)
+        runner = StageRunner(refs, self._rules, self._namespace, len(self._free_runners) < FREE_COMBINATIONS_COMPILED)
         if len(self._free_runners) < FREE_COMBINATIONS_KEPT:
             self._free_runners[(index, categories)] = runner
         return runner
