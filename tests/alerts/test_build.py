@@ -7,10 +7,14 @@ import hashlib
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eqlite.alerts import KIBANA_8, AlertBuilder, build_alerts, rule_uuid
+from eqlite.alerts.build import _iso_from_nanos, _original_time
 from eqlite.rules import Rule
 from eqlite.runtime.search import EventHit, SampleHit, SequenceHit
+from eqlite.semantic.types import parse_date
 from tests.alerts.helpers import NOW, NOW_TEXT, DemoHits, event, search
 
 REASON_END = " created high alert Incoming DCOM Lateral Movement with MMC."
@@ -322,12 +326,22 @@ def test_execution_uuid_is_used_or_derived() -> None:
         _event_rule(), hit, now=NOW)[0]["kibana.alert.rule.execution.uuid"]
 
 
-def test_alerts_do_not_share_nested_values() -> None:
-    hit = EventHit(event({"@timestamp": "2024-05-14T08:00:00Z"}))
+def test_alerts_share_only_the_rule_values() -> None:
+    """An alert's own values are its own; the rule's (``kibana.alert.rule.*``) are shared, as documented."""
+    hit = EventHit(event({"@timestamp": "2024-05-14T08:00:00Z", "host": {"ip": ["10.0.0.1"]}}))
     builder = AlertBuilder(_event_rule(), now=NOW)
     first, second = builder.build(hit)[0], builder.build(hit)[0]
-    first["kibana.alert.rule.tags"].append("changed")
-    assert second["kibana.alert.rule.tags"] == ["Test"]
+    first["kibana.alert.workflow_tags"].append("changed")
+    first["kibana.space_ids"].append("changed")
+    first["kibana.alert.ancestors"][0]["id"] = "changed"
+    first["host"]["ip"].append("10.0.0.2")
+    assert second["kibana.alert.workflow_tags"] == []
+    assert second["kibana.space_ids"] == ["default"]
+    assert second["kibana.alert.ancestors"][0]["id"] != "changed"
+    assert second["host"] == {"ip": ["10.0.0.1"]}
+    assert hit.event.source["host"] == {"ip": ["10.0.0.1"]}
+    assert first["kibana.alert.rule.tags"] is second["kibana.alert.rule.tags"]
+    assert first["kibana.alert.rule.execution.uuid"] == second["kibana.alert.rule.execution.uuid"]
 
 
 @pytest.mark.parametrize(("rule", "now", "message"), [
@@ -337,3 +351,38 @@ def test_alerts_do_not_share_nested_values() -> None:
 def test_bad_inputs_are_refused(rule: Rule, now: dt.datetime, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         AlertBuilder(rule, now=now)
+
+
+_DIGITS = st.text("0123456789", min_size=1, max_size=1)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(
+    st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31)).map(
+        lambda moment: f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"),
+    # canonical in shape, not always a real date: month 13, day 31 of April, hour 24, second 60, year 0
+    st.tuples(st.sampled_from(["0000", "1970", "2023", "2024", "9999"]), st.integers(0, 13), st.integers(0, 32),
+              st.integers(0, 25), st.integers(0, 60), st.integers(0, 61)).map(
+        lambda t: f"{t[0]}-{t[1]:02d}-{t[2]:02d}T{t[3]:02d}:{t[4]:02d}:{t[5]:02d}.000Z"),
+    st.lists(_DIGITS, min_size=1, max_size=14).map("".join)))
+def test_the_original_time_shortcut_agrees_with_parsing(value: str) -> None:
+    nanos = parse_date(value)
+    assert _original_time({"@timestamp": value}) == (None if nanos is None else _iso_from_nanos(nanos))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59, 59)))
+def test_times_are_written_as_to_iso_string_does(moment: dt.datetime) -> None:
+    utc = moment.replace(tzinfo=dt.UTC)
+    nanos = (utc - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1) * 1000 + 999
+    assert _iso_from_nanos(nanos) == f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+@pytest.mark.parametrize(("timestamp", "original"), [
+    ("0000-01-01T00:00:00Z", "0000-01-01T00:00:00.000Z"),  # year 0 parses; Python's datetime cannot hold it
+    ("2024-05-14T08:00:00.5+02:00", "2024-05-14T06:00:00.500Z"),
+    ("not a date", None),
+])
+def test_an_alert_keeps_any_original_time_javascript_can_write(timestamp: str, original: str | None) -> None:
+    alert = AlertBuilder(_event_rule(), now=NOW).build(EventHit(event({"@timestamp": timestamp})))[0]
+    assert alert.get("kibana.alert.original_time") == original

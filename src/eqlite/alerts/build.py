@@ -26,6 +26,7 @@ changes a rule's search window, so here it is copied into the rule fields and no
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -45,7 +46,7 @@ from eqlite.alerts.ids import (
 )
 from eqlite.alerts.reason import fields_view, reason_text, source_value
 from eqlite.alerts.rule_fields import alert_rule_fields
-from eqlite.alerts.source_fields import EcsRules, copy_source, intersect_documents
+from eqlite.alerts.source_fields import EcsRules, copy_source, default_rules, intersect_documents
 from eqlite.rules import Rule
 from eqlite.runtime.events import Event
 from eqlite.runtime.search import EventHit, Hit
@@ -85,15 +86,48 @@ def iso_time(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError(f"time {moment.isoformat()} has no time zone; pass an aware datetime (e.g. UTC)")
     utc = moment.astimezone(dt.UTC)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"  # %Y writes 999, not 0999
 
 
-def _iso_from_nanos(nanos: int) -> str:
-    return iso_time(dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=nanos // 1000))
+_JS_TIME_LIMIT_MS: Final = 8_640_000_000_000_000  # a JavaScript Date holds +-10^8 days around 1970
+
+
+def _iso_from_nanos(nanos: int) -> str | None:
+    """Epoch nanoseconds as ``Date.toISOString`` writes them, for any year a JavaScript date holds
+    (four digits from 0 to 9999, else a sign and six); None past that range.
+
+    >>> _iso_from_nanos(1_715_674_522_146_999_999), _iso_from_nanos(-62_167_219_200_000_000_000)
+    ('2024-05-14T08:15:22.146Z', '0000-01-01T00:00:00.000Z')
+    >>> _iso_from_nanos(253_402_300_800_000_000_000), _iso_from_nanos(-62_198_755_200_000_000_000)
+    ('+010000-01-01T00:00:00.000Z', '-000001-01-01T00:00:00.000Z')
+    """
+    millis = nanos // 1_000_000
+    if abs(millis) > _JS_TIME_LIMIT_MS:
+        return None
+    days, millis = divmod(millis, 86_400_000)
+    # the civil date of a day number (days since 1970-01-01), proleptic Gregorian, in 400-year eras
+    shifted = days + 719_468
+    era = shifted // 146_097
+    day_of_era = shifted - era * 146_097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    shifted_month = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
+    month = shifted_month + 3 if shifted_month < 10 else shifted_month - 9
+    year = year_of_era + era * 400 + (month <= 2)
+    seconds, milli = divmod(millis, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    written_year = f"{year:04d}" if 0 <= year <= 9999 else f"{'+' if year > 0 else '-'}{abs(year):06d}"
+    return f"{written_year}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
 
 
 class AlertBuilder:
     """Builds the alerts of one rule for one run; reuse it for every hit of the run.
+
+    The rule's values (``kibana.alert.rule.*`` but the execution's) are the same objects in
+    every alert the builder makes: copy one before changing it in place. Everything else in
+    an alert is its own.
 
     Args:
         rule: the rule that matched.
@@ -124,7 +158,7 @@ class AlertBuilder:
         self.now = iso_time(now)
         self.rule_uuid = rule_uuid or derive_rule_uuid(rule, space_id)
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
-        self._ecs = EcsRules(ecs)
+        self._ecs = default_rules() if ecs is None else EcsRules(ecs)
         common: dict[str, Any] = {
             "@timestamp": self.now,
             "event.kind": "signal",
@@ -140,11 +174,12 @@ class AlertBuilder:
             "kibana.alert.rule.execution.type": "scheduled",
             "kibana.alert.rule.execution.uuid": execution_uuid or execution_uuid_for(self.rule_uuid, self.now),
             "kibana.alert.rule.execution.timestamp": self.now,
-            **alert_rule_fields(rule, self.rule_uuid),
         }
-        # Serialised once: every alert gets its own copy of the nested rule values for the
-        # price of one parse, so callers may change one alert without touching the others.
+        # The run's values are copied into every alert (a parse of their JSON: small lists that a
+        # caller may change, such as workflow tags). The rule's own values (about 15 KB of JSON
+        # with its investigation guide) are the same objects in every alert of the builder.
         self._common = orjson.dumps(common)
+        self._rule_fields = alert_rule_fields(rule, self.rule_uuid)
 
     def build(self, hit: Hit) -> list[Alert]:
         """The alerts of one hit: ``[alert]`` for an event, ``[shell, bb 0, bb 1, ...]`` for a sequence.
@@ -181,7 +216,7 @@ class AlertBuilder:
                severity: str, risk_score: int | float, name: str) -> Alert:
         copied = copy_source(event.source, self._ecs, data_stream=self.profile.original_data_stream)
         fields = fields_view(event.source) if self.profile.reason_from_fields else None
-        alert: Alert = {**copied.fields, **copied.originals, **orjson.loads(self._common)}
+        alert: Alert = {**copied.fields, **copied.originals, **orjson.loads(self._common), **self._rule_fields}
         alert["kibana.alert.uuid"] = uuid
         alert["kibana.alert.rule.name"] = name
         alert["kibana.alert.severity"] = severity
@@ -226,7 +261,7 @@ class AlertBuilder:
         common = intersect_documents(blocks)
         for key in ("kibana.alert.group.index", "kibana.alert.building_block_type", "kibana.alert.url"):
             common.pop(key, None)
-        shell: Alert = {**common, **orjson.loads(self._common)}
+        shell: Alert = {**common, **orjson.loads(self._common), **self._rule_fields}
         shell["kibana.alert.uuid"] = shell_id
         shell["kibana.alert.group.id"] = shell_id
         shell["kibana.alert.rule.name"] = self.rule.name
@@ -302,10 +337,30 @@ def _lineage(source: Mapping[str, Any], index: str, doc_id: str) -> tuple[list[d
     return [{"id": doc_id, "type": "event", "index": index, "depth": 0}], 1
 
 
+# A time already written as toISOString writes it (2024-05-14T08:05:22.146Z) comes out unchanged,
+# once its fields are known to make a real date.
+_CANONICAL_TIME: Final = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.\d{3}Z")
+
+
 def _original_time(source: Mapping[str, Any]) -> str | None:
+    """The event's ``@timestamp`` as ``toISOString`` writes it; None when it is not a date.
+
+    >>> _original_time({"@timestamp": "2024-05-14T08:05:22.146Z"}), _original_time({"@timestamp": 1})
+    ('2024-05-14T08:05:22.146Z', '1970-01-01T00:00:00.001Z')
+    >>> _original_time({"@timestamp": "2024-02-30T00:00:00.000Z"}) is None
+    True
+    """
     value = source_value(source, "@timestamp")
     if isinstance(value, list):
         value = value[0] if value else None
+    if type(value) is str and (canonical := _CANONICAL_TIME.fullmatch(value)) is not None:
+        try:
+            year, month, day, hour, minute, second = map(int, canonical.groups())
+            dt.datetime(year, month, day, hour, minute, second)
+        except ValueError:
+            pass  # not a real date (day 30 of February, second 60): parsed below
+        else:
+            return value
     nanos = parse_date(value) if value is not None else None
     return None if nanos is None else _iso_from_nanos(nanos)
 

@@ -77,6 +77,9 @@ def reason_text(document: Mapping[str, Any], *, severity: str, rule_name: str,
     return f"{text} created {severity} alert {rule_name}."
 
 
+_PARTS: dict[str, list[str]] = {}  # a path's parts, for the few paths read on every alert
+
+
 def source_value(document: Mapping[str, Any], path: str) -> Any:
     """The raw value at ``path``: a top-level key spelt with dots, else a walk through nested objects.
 
@@ -91,7 +94,12 @@ def source_value(document: Mapping[str, Any], path: str) -> Any:
     if path in document:
         return document[path]
     node: Any = document
-    for part in path.split("."):
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = path.split(".")
+        if len(_PARTS) < 10_000:
+            _PARTS[path] = parts
+    for part in parts:
         if not isinstance(node, Mapping) or part not in node:
             return None
         node = node[part]

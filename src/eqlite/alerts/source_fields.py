@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final, NamedTuple
 
 from eqlite.semantic.schema import FieldInfo, Schema
-from eqlite.semantic.types import Family, coerce_value
+from eqlite.semantic.types import Family, value_coercer
 
 _STRIPPED_PREFIXES: Final = ("kibana", "signal")
 _STRIPPED_KEYS: Final = frozenset({"threshold_result"})
@@ -51,11 +51,43 @@ class CopiedSource(NamedTuple):
     originals: dict[str, Any]
 
 
+class _Node:
+    """One field path of the alerts index's mapping: what it allows, and its children by key.
+
+    A walk over an event goes from node to node by the event's own keys, so a path is spelt,
+    hashed and looked up in the schema once per alert builder, not once per event.
+    """
+
+    __slots__ = ("children", "coerce", "keeps_values", "kind", "path", "takes_objects")
+
+    def __init__(self, path: str, kind: int, info: FieldInfo | None) -> None:
+        self.path = path
+        self.kind = kind
+        self.keeps_values = kind in (_FREE, _VALUE)  # any scalar may stay
+        self.takes_objects = kind not in (_VALUE, _CHECKED)  # an object may stay (its fields are checked)
+        # what the field indexes for a value (None: nothing, so the value goes); None for a field
+        # that takes no value at all (an object)
+        self.coerce = (value_coercer(info.type, date_format=info.date_format)
+                       if kind == _CHECKED and info is not None else None)
+        self.children: dict[str, _Node] = {}
+
+    def allows(self, value: Any) -> bool:
+        """Whether a scalar ``value`` may stay here."""
+        if value is None or self.keeps_values:
+            return True
+        return self.coerce is not None and self.coerce(value) is not None
+
+
+_THROUGH_VALUE: Final = _Node("", _FREE, None)  # the child of a dotted key that crosses an ECS value field
+
+
 class EcsRules:
     """What the alerts index's ECS mapping allows at each field path, remembered path by path.
 
-    An alert builder keeps one for all its alerts: the same few hundred paths come back in
-    every event, and asking the schema once per path is what keeps copying cheap.
+    An alert builder keeps one for all its alerts (and builders share the default one): the
+    same few hundred paths come back in every event, and asking the schema once per path is
+    what keeps copying cheap. Paths are remembered as a tree of :class:`_Node`, at most
+    ``_LIMIT`` of them; past that the tree starts again.
 
     >>> rules = EcsRules()
     >>> rules.allows("source.port", "49152"), rules.allows("source.port", "x"), rules.allows("process", "x")
@@ -66,50 +98,55 @@ class EcsRules:
 
     def __init__(self, ecs: Schema | None = None) -> None:
         self.schema = ecs if ecs is not None else Schema.ecs(include_non_ecs=False)
-        self._kinds: dict[str, tuple[int, FieldInfo | None]] = {}
-        self._through: dict[tuple[str, str], bool] = {}
+        self.root = _Node("", _FREE, None)
+        self._nodes = 0
 
     def kind(self, path: str) -> tuple[int, FieldInfo | None]:
         """``(kind, field)``: free (not an ECS value field), object, value, or value that must parse."""
-        found = self._kinds.get(path)
-        if found is None:
-            if len(self._kinds) > self._LIMIT:
-                self._kinds.clear()
-            info = self.schema.field(path)
-            family = info.family if info is not None else None
-            if info is None or family is Family.FLATTENED:
-                kind = _FREE
-            elif family in _OBJECT_FAMILIES:
-                kind = _OBJECT
-            else:
-                kind = _CHECKED if family in _CHECKED_FAMILIES else _VALUE
-            found = self._kinds[path] = (kind, info)
-        return found
+        info = self.schema.field(path)
+        family = info.family if info is not None else None
+        if info is None or family is Family.FLATTENED:
+            return _FREE, info
+        if family in _OBJECT_FAMILIES:
+            return _OBJECT, info
+        return (_CHECKED if family in _CHECKED_FAMILIES else _VALUE), info
 
     def allows(self, path: str, value: Any) -> bool:
         """Whether a scalar ``value`` may stay at ``path``."""
-        kind, info = self.kind(path)
-        if value is None or kind in (_FREE, _VALUE):
-            return True
-        if kind == _OBJECT or info is None:
-            return False
-        return coerce_value(info.type, value, date_format=info.date_format) is not None
+        return _Node(path, *self.kind(path)).allows(value)
 
     def passes_through_value(self, parent: str, key: str) -> bool:
         """Whether a dotted ``key`` under ``parent`` crosses an ECS value field (``process.name.x``)."""
-        cached = self._through.get((parent, key))
-        if cached is None:
-            if len(self._through) > self._LIMIT:
-                self._through.clear()
-            cached = False
-            prefix = parent
-            for part in key.split(".")[:-1]:
-                prefix = f"{prefix}.{part}" if prefix else part
-                if self.kind(prefix)[0] in (_VALUE, _CHECKED):
-                    cached = True
-                    break
-            self._through[(parent, key)] = cached
-        return cached
+        prefix = parent
+        for part in key.split(".")[:-1]:
+            prefix = f"{prefix}.{part}" if prefix else part
+            if self.kind(prefix)[0] in (_VALUE, _CHECKED):
+                return True
+        return False
+
+    def child(self, node: _Node, key: str) -> _Node:
+        """``node``'s child at ``key``, made and remembered on first use; :data:`_THROUGH_VALUE`
+        when ``key`` is dotted and crosses an ECS value field."""
+        if self._nodes >= self._LIMIT:
+            self.root, self._nodes = _Node("", _FREE, None), 0
+        self._nodes += 1
+        if "." in key and self.passes_through_value(node.path, key):
+            made = _THROUGH_VALUE
+        else:
+            path = f"{node.path}.{key}" if node.path else key
+            made = _Node(path, *self.kind(path))
+        node.children[key] = made
+        return made
+
+
+_DEFAULT_RULES: list[EcsRules] = []
+
+
+def default_rules() -> EcsRules:
+    """The :class:`EcsRules` of the packaged ECS table, made once and shared."""
+    if not _DEFAULT_RULES:
+        _DEFAULT_RULES.append(EcsRules())
+    return _DEFAULT_RULES[0]
 
 
 def copy_source(source: Mapping[str, Any], ecs: EcsRules | Schema | None = None, *,
@@ -129,14 +166,17 @@ def copy_source(source: Mapping[str, Any], ecs: EcsRules | Schema | None = None,
     >>> copied.originals
     {'kibana.alert.original_event.kind': 'event', 'kibana.alert.original_event.category': ['network']}
     """
-    rules = ecs if isinstance(ecs, EcsRules) else EcsRules(ecs)
+    rules = ecs if isinstance(ecs, EcsRules) else default_rules() if ecs is None else EcsRules(ecs)
+    root = rules.root
+    children = root.children
     cleaned: dict[str, Any] = {}
     for key, value in source.items():
         if key in _STRIPPED_KEYS or key.startswith(_STRIPPED_PREFIXES):
             continue
-        if "." in key and rules.passes_through_value("", key):
+        node = children.get(key) or rules.child(root, key)
+        if node is _THROUGH_VALUE:
             continue
-        kept = _clean(value, key, rules)
+        kept = _clean(value, node, rules)
         if kept is not _DROP:
             cleaned[key] = kept
     originals: dict[str, Any] = {}
@@ -154,22 +194,28 @@ def copy_source(source: Mapping[str, Any], ecs: EcsRules | Schema | None = None,
     return CopiedSource(cleaned, originals)
 
 
-def _clean(value: Any, path: str, rules: EcsRules) -> Any:
+def _clean(value: Any, node: _Node, rules: EcsRules) -> Any:
+    """``value`` at ``node`` without what the mapping cannot hold; :data:`_DROP` when nothing is left."""
     if isinstance(value, dict):
-        if rules.kind(path)[0] in (_VALUE, _CHECKED):
+        if not node.takes_objects:
             return _DROP
         kept = {}
+        children = node.children
         for key, child in value.items():
-            if "." in key and rules.passes_through_value(path, key):
+            below = children.get(key) or rules.child(node, key)
+            if below is _THROUGH_VALUE:
                 continue
-            cleaned = _clean(child, f"{path}.{key}", rules)
-            if cleaned is not _DROP:
-                kept[key] = cleaned
+            if isinstance(child, (dict, list)):
+                cleaned = _clean(child, below, rules)
+                if cleaned is not _DROP:
+                    kept[key] = cleaned
+            elif below.keeps_values or below.allows(child):
+                kept[key] = child
         return kept or _DROP
     if isinstance(value, list):
-        items = [cleaned for item in value if (cleaned := _clean(item, path, rules)) is not _DROP]
+        items = [cleaned for item in value if (cleaned := _clean(item, node, rules)) is not _DROP]
         return items or _DROP
-    return value if rules.allows(path, value) else _DROP
+    return value if node.allows(value) else _DROP
 
 
 def _collect(cleaned: Mapping[str, Any], root: str, target: str, out: dict[str, Any]) -> None:
