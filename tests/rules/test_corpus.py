@@ -100,3 +100,15 @@ def test_ndjson_round_trip(corpus: RuleLoadResult) -> None:
 
 def test_every_executable_query_parses(corpus: RuleLoadResult) -> None:
     assert [str(error) for error in check_queries(corpus.rules)] == []
+
+
+def test_the_fast_toml_reader_agrees_with_tomllib_on_every_file(corpus_root: Path) -> None:
+    import tomllib
+
+    from eqlite.rules.toml_format import _parse
+
+    files = sorted(corpus_root.rglob("*.toml"))
+    assert len(files) > 2000
+    differing = [path for path in files
+                 if _parse(text := path.read_text(encoding="utf-8")) != tomllib.loads(text)]
+    assert differing == []

@@ -189,3 +189,24 @@ def test_nested_error_points_at_the_right_array_element() -> None:
     assert caught.value.line is not None
     assert lines[caught.value.line - 1] == "id = 8"
     assert caught.value.message == "[rule] threat[1].tactic.id: expected a string, got an integer"
+
+
+@pytest.mark.parametrize("text", [
+    'a = 1979-05-27T00:32:00.5-07:00\nb = [1979-05-27T07:32:00Z]',  # offsets: tomllib's time zones
+    "a = 1e1000",  # rtoml refuses what tomllib reads (as inf)
+    'a = 1979-05-27T07:32:00\nb = 1979-05-27\nc = 07:32:00\nd = 0x1F\ne = """\nx\\\n  y"""\nf = {g = [1, "h"]}',
+])
+def test_toml_is_read_as_tomllib_reads_it(text: str) -> None:
+    import tomllib
+
+    from eqlite.rules.toml_format import _parse
+
+    document = _parse(text)
+    assert document == tomllib.loads(text)
+    assert repr(document) == repr(tomllib.loads(text))
+
+
+def test_toml_errors_are_tomllib_errors_with_their_position() -> None:
+    with pytest.raises(RuleError, match="TOML syntax error") as caught:
+        rule_from_toml("[rule]\nname = 'x'\nname = 'y'\n", "dup.toml")
+    assert (caught.value.line, caught.value.col) == (3, 11)
