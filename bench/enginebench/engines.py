@@ -15,6 +15,8 @@ measured once per file.
 from __future__ import annotations
 
 import importlib
+import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -150,6 +152,65 @@ class EqliteFastEngine(Engine):
         return hits
 
 
+class EqliteCliEngine(Engine):
+    """``eqlite run`` end to end, as a user runs it: a subprocess that loads the rule files, builds
+    the rules, reads the events, and writes every alert to an NDJSON file (``--no-store``).
+
+    Setup (untimed) writes the workload's rules as TOML files into a temporary folder. The timed
+    run is the whole command: rule loading and building, the feed, sequence matching and the
+    alerts. Results are counted from the alerts file after the timer stops (:meth:`late_hits`):
+    one per event alert or sequence shell, building blocks not counted, so they compare with
+    the other engines' hits.
+    """
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = workers
+
+    def setup(self, rules: Sequence[Rule], paths: Sequence[str]) -> dict[str, str]:
+        import tempfile
+
+        from eqlite.rules.toml_format import rule_to_toml
+
+        self.folder = tempfile.mkdtemp(prefix="eqlite-bench-cli-")
+        for number, rule in enumerate(rules):
+            with open(os.path.join(self.folder, f"{number:05d}.toml"), "w", encoding="utf-8") as handle:
+                handle.write(rule_to_toml(rule))
+        self.alerts = os.path.join(self.folder, "alerts.ndjson")
+        return {}
+
+    def run(self, paths: Sequence[str]) -> RunOutcome:
+        import subprocess
+        import sys
+
+        command = [sys.executable, "-c", "import sys; from eqlite.cli.main import main; sys.exit(main())",
+                   "run", *paths, "--rules", self.folder, "--alerts", self.alerts, "--no-store",
+                   "--now", "2030-01-01T00:00:00Z", "--workers", str(self.workers)]
+        completed = subprocess.run(command, capture_output=True, check=False)
+        if completed.returncode != 0:
+            raise RuntimeError(f"eqlite run exited with {completed.returncode}: "
+                               f"{completed.stderr.decode(errors='replace')[-2000:]}")
+        # the summary on standard error begins "eqlite run: N events in ..."
+        read = re.search(rb"eqlite run: (\d+) events", completed.stderr)
+        return RunOutcome(int(read.group(1)) if read is not None else None)
+
+    def late_hits(self) -> dict[str, int]:
+        """Results per rule id, read from the alerts file (untimed)."""
+        import shutil
+
+        rule_id = re.compile(rb'"kibana\.alert\.rule\.rule_id":"([^"]*)"')
+        hits: dict[str, int] = {}
+        with open(self.alerts, "rb") as handle:
+            for line in handle:
+                if b'"kibana.alert.group.index":' in line:
+                    continue
+                found = rule_id.search(line)
+                if found is not None:
+                    key = found.group(1).decode()
+                    hits[key] = hits.get(key, 0) + 1
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return hits
+
+
 class FloorEngine(Engine):
     """The JSON-parsing floor: read every line and ``orjson.loads`` it, nothing else."""
 
@@ -220,6 +281,10 @@ ENGINES: Mapping[str, EngineEntry] = {
     "eqlite-fast": EngineEntry(EqliteFastEngine, True, "eqlite fast path: FastExecution + run_paths"),
     "eqlite-fast-2w": EngineEntry(lambda: EqliteFastEngine(workers=2), True,
                                   "eqlite fast path with 2 worker processes (eqlite run --workers 2)"),
+    "eqlite-cli": EngineEntry(EqliteCliEngine, True,
+                              "eqlite run end to end: rule files loaded and built, alerts written (subprocess)"),
+    "eqlite-cli-2w": EngineEntry(lambda: EqliteCliEngine(workers=2), True,
+                                 "eqlite run --workers 2 end to end (subprocess)"),
     "eql": EngineEntry(_lazy("enginebench.eqlpkg", "EqlEngine"), True,
                        "eql 1.0.1 PythonEngine (Python package, black box)"),
     "floor": EngineEntry(FloorEngine, False, "floor: read lines + orjson.loads"),

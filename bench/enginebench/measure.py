@@ -149,6 +149,9 @@ def run_spec(spec: Spec) -> dict[str, Any]:
     run_s = time.perf_counter() - wall_start
     cpu_s = _cpu_seconds() - cpu_start
     peak = memory_kib()
+    late_hits = getattr(engine, "late_hits", None)  # results an engine counts after the timed run
+    if late_hits is not None:
+        outcome.hits = late_hits()
     if profiler is not None and spec.profile:
         profiler.dump_stats(spec.profile)
     return {

@@ -49,7 +49,7 @@ def test_floor_run_in_process(tiny: Path) -> None:
     orjson.dumps(result)  # what the worker prints must be JSON
 
 
-@pytest.mark.parametrize("engine", ["eqlite", "eqlite-fast", "eql"])
+@pytest.mark.parametrize("engine", ["eqlite", "eqlite-fast", "eql", "eqlite-cli"])
 def test_seed_rule_finds_the_planted_chain(tiny: Path, engine: str) -> None:
     source = RuleSource(("51ce96fb-9e52-4dad-b0ba-99b54440fc9a",), builtin=True)
     result = run_spec(Spec(EngineRef(engine, engine), "seed", source, (str(tiny),)))
