@@ -948,3 +948,11 @@ def test_family_of(es_type: str, family: Family) -> None:
 def test_docstring_examples(module: Any) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert (result.failed, result.attempted > 10) == (0, True)
+
+
+def test_fields_alike_but_for_the_type_of_their_null_value_keep_their_own() -> None:
+    from eqlite.semantic.schema import FieldInfo, field_coercer
+
+    assert field_coercer(FieldInfo("a", "keyword", null_value=1))(None) == "1"
+    assert field_coercer(FieldInfo("b", "keyword", null_value=True))(None) == "true"
+    assert field_coercer(FieldInfo("c", "long", null_value=1.0))(None) == 1

@@ -72,6 +72,8 @@ class Compiler:
 
     def constant(self, expr: ast.Expr) -> Any:
         """Fold a constant expression (no fields) to its value."""
+        if isinstance(expr, ast.Literal):  # most constants: what expression() would give, without a closure
+            return expr.value
         evaluator = self.expression(expr, [])
         return evaluator([])
 

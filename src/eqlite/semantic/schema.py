@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -512,9 +512,17 @@ def field_coercer(field_info: FieldInfo) -> Callable[[object], object]:
     >>> field_coercer(FieldInfo("f", "keyword", null_value="NULL"))(None)
     'NULL'
     """
-    coerce = value_coercer(field_info.type, ignore_above=field_info.ignore_above,
-                           scaling_factor=field_info.scaling_factor, date_format=field_info.date_format)
-    null_value = field_info.null_value
+    return _coercer(field_info.type, field_info.ignore_above, field_info.scaling_factor, field_info.date_format,
+                    field_info.null_value)
+
+
+@lru_cache(maxsize=4096, typed=True)  # typed: a null_value of 1 is not one of True
+def _coercer(es_type: str, ignore_above: int | None, scaling_factor: float | None, date_format: str | None,
+             null_value: object) -> Callable[[object], object]:
+    """One coercer (a pure function) for every field with the same type and options: building the
+    rules makes tens of thousands of field readers over a few hundred kinds of field."""
+    coerce = value_coercer(es_type, ignore_above=ignore_above, scaling_factor=scaling_factor,
+                           date_format=date_format)
     if null_value is None:
         return coerce
     return lambda value: coerce(null_value if value is None else value)
