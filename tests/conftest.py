@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = Path(os.environ.get("EQLITE_SHARED", ROOT.parent / "shared"))
+
+# Compiled scanners are kept in a folder of the test run's own, not the user's cache.
+if "EQLITE_CACHE_DIR" not in os.environ:
+    os.environ["EQLITE_CACHE_DIR"] = tempfile.mkdtemp(prefix="eqlite-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["EQLITE_CACHE_DIR"], True)
 
 
 def shared_path(*parts: str) -> Path:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from eqlite.runtime import literals
@@ -41,3 +44,77 @@ def _every_end(block: bytes, words: list[str]) -> list[int]:
             found.append(start + len(needle))
             start = text.find(needle, start + 1)
     return sorted(found)
+
+
+# ------------------------------------------------------------------ compiled databases kept on disk
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    if literals._hyperscan is None:
+        pytest.skip("Hyperscan is not installed on this platform")
+    monkeypatch.setenv("EQLITE_CACHE_DIR", str(tmp_path))
+    return tmp_path / "hyperscan"
+
+
+def _refuse_compiling(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = literals._hyperscan
+
+    class Refusing:
+        def compile(self, **arguments: object) -> None:
+            raise AssertionError("compiled again")
+
+    class Module:
+        Database = Refusing
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    monkeypatch.setattr(literals, "_hyperscan", Module())
+
+
+def _ids(scanner: LiteralScanner) -> list[int]:
+    return sorted(scanner.scan(BLOCK))
+
+
+def test_a_compiled_scanner_is_read_back_by_the_next_run(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = LiteralScanner(LITERALS)
+    expected = _ids(first)
+    first.ends(BLOCK)
+    assert len(list(cache.glob("*.hsdb"))) == 2  # the line database and the block database
+    _refuse_compiling(monkeypatch)
+    again = LiteralScanner(LITERALS)
+    assert _ids(again) == expected
+    assert sorted(again.ends(BLOCK)) == _every_end(BLOCK, LITERALS)
+    with pytest.raises(AssertionError, match="compiled again"):
+        LiteralScanner(["mmc.exe"])  # other literals: another database
+
+
+@pytest.mark.parametrize("damage", [lambda data: data[:-7], lambda data: data[:40] + b"x" * (len(data) - 40),
+                                    lambda data: data[:32] + b"garbage"])
+def test_a_damaged_file_is_compiled_again(cache: Path, damage: Any) -> None:
+    expected = _ids(LiteralScanner(LITERALS))
+    (kept,) = cache.glob("*.hsdb")
+    kept.write_bytes(damage(kept.read_bytes()))
+    assert _ids(LiteralScanner(LITERALS)) == expected
+    assert literals._cached_database([b"x"], 0) is None  # and nothing is made up for what was never kept
+
+
+def test_only_the_most_recent_databases_are_kept(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(literals, "DATABASES_KEPT", 3)
+    for number in range(6):
+        LiteralScanner([f"literal{number}"])
+    assert len(list(cache.glob("*.hsdb"))) == 3
+
+
+def test_no_cache_folder_or_an_unwritable_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if literals._hyperscan is None:
+        pytest.skip("Hyperscan is not installed on this platform")
+    monkeypatch.setenv("EQLITE_CACHE_DIR", "")
+    assert literals.cache_folder() is None
+    assert _ids(LiteralScanner(LITERALS)) == [0, 1, 2, 3, 4]
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("EQLITE_CACHE_DIR", str(blocked))
+    assert _ids(LiteralScanner(LITERALS)) == [0, 1, 2, 3, 4]
+    assert not list(tmp_path.rglob("*.hsdb"))

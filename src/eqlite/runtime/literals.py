@@ -7,9 +7,15 @@ the lower-cased line gives the same answer, several times slower.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
+import os
+import platform
 import re
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -22,6 +28,85 @@ def _optional(module: str) -> Any:
 
 
 _hyperscan: Any = _optional("hyperscan")
+
+
+# ------------------------------------------------------------------ compiled databases, kept on disk
+
+CACHE_ENVIRONMENT = "EQLITE_CACHE_DIR"
+DATABASES_KEPT = 16
+
+
+def cache_folder() -> Path | None:
+    """Where compiled scanners are kept between runs: ``$EQLITE_CACHE_DIR`` (empty: nowhere), else
+    ``$XDG_CACHE_HOME/eqlite``, else ``~/.cache/eqlite``."""
+    chosen = os.environ.get(CACHE_ENVIRONMENT)
+    if chosen is not None:
+        return Path(chosen) if chosen else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "eqlite"
+
+
+def _database_file(expressions: Sequence[bytes], flags: int) -> Path | None:
+    folder = cache_folder()
+    if folder is None:
+        return None
+    key = hashlib.sha256(f"{_hyperscan.__version__}\n{platform.machine()}\n{flags}\n".encode())
+    for expression in expressions:
+        key.update(len(expression).to_bytes(4, "little"))
+        key.update(expression)
+    return folder / "hyperscan" / f"{key.hexdigest()[:40]}.hsdb"
+
+
+def _cached_database(expressions: Sequence[bytes], flags: int) -> Any:
+    """The database compiled earlier for these expressions and flags; None when there is none usable.
+
+    A file is the SHA-256 of the serialized database, then the database; one that does not
+    check out, or that Hyperscan refuses (another CPU's, say), is compiled again.
+    """
+    path = _database_file(expressions, flags)
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    digest, serialized = data[:32], data[32:]
+    if hashlib.sha256(serialized).digest() != digest:
+        return None
+    try:
+        database = _hyperscan.loadb(serialized, _hyperscan.HS_MODE_BLOCK)
+        database.scratch = _hyperscan.Scratch(database)
+    except _hyperscan.error:
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # recently used: kept longest
+    return database
+
+
+def _keep_database(expressions: Sequence[bytes], flags: int, database: Any) -> None:
+    """Write a compiled database for later runs (atomically), keeping the DATABASES_KEPT most recent.
+
+    Keeping is an optimisation only: a folder that cannot be written is left alone.
+    """
+    path = _database_file(expressions, flags)
+    if path is None:
+        return
+    try:
+        serialized = _hyperscan.dumpb(database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(hashlib.sha256(serialized).digest() + serialized)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+        kept = sorted(path.parent.glob("*.hsdb"), key=lambda file: file.stat().st_mtime, reverse=True)
+        for old in kept[DATABASES_KEPT:]:
+            old.unlink(missing_ok=True)
+    except (OSError, _hyperscan.error):
+        pass
 
 
 # A newline not preceded by "}" or not followed by "{": a line that is blank, or not one JSON object.
@@ -71,11 +156,15 @@ class LiteralScanner:
 
     def _compile(self, flags: int, extra: Sequence[bytes] = ()) -> Any:
         expressions = [re.escape(literal).encode("utf-8") for literal in self.literals] + list(extra)
+        cached = _cached_database(expressions, flags)
+        if cached is not None:
+            return cached
         database = _hyperscan.Database()
         database.compile(
             expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions),
             flags=[flags] * len(expressions),
         )
+        _keep_database(expressions, flags, database)
         return database
 
     @property
