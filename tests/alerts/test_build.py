@@ -386,3 +386,21 @@ def test_times_are_written_as_to_iso_string_does(moment: dt.datetime) -> None:
 def test_an_alert_keeps_any_original_time_javascript_can_write(timestamp: str, original: str | None) -> None:
     alert = AlertBuilder(_event_rule(), now=NOW).build(EventHit(event({"@timestamp": timestamp})))[0]
     assert alert.get("kibana.alert.original_time") == original
+
+
+def test_shared_rule_values_are_written_as_they_are() -> None:
+    import orjson
+
+    from eqlite.alerts import base
+
+    builder = AlertBuilder(_event_rule(note="a long investigation guide " * 20), now=NOW)
+    alert = builder.build(EventHit(event({"@timestamp": "2024-05-14T08:00:00Z"})))[0]
+    plain = orjson.dumps(alert, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+    assert alert["kibana.alert.rule.uuid"] in base._SHARED
+    assert base.dumps_alert(alert) == plain
+    changed = {**alert, "kibana.alert.rule.tags": ["other"], "kibana.alert.rule.note": "short"}
+    assert base.dumps_alert(changed) == orjson.dumps(changed, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+    for number in range(base.SHARED_KEPT):  # the rule's values leave the registry: still the same bytes
+        base.share_values(f"other-{number}", {"x": [number]})
+    assert alert["kibana.alert.rule.uuid"] not in base._SHARED
+    assert base.dumps_alert(alert) == plain

@@ -8,6 +8,7 @@ fail *before* a rule runs: callers check them first with the destination's ``che
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -85,12 +86,44 @@ def alert_uuid(alert: Mapping[str, Any]) -> str:
     return value
 
 
+_DUMP_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+
+# Values that many alerts hold as the same objects (a rule's values, about 15 KB of JSON with its
+# investigation guide), with their JSON written once: by rule uuid, ({key: value}, {key: JSON}),
+# for the SHARED_KEPT rules that shared most recently.
+_SHARED: OrderedDict[str, tuple[dict[str, Any], dict[str, orjson.Fragment]]] = OrderedDict()
+SHARED_KEPT = 64
+
+
+def share_values(rule_uuid: str, values: Mapping[str, Any]) -> None:
+    """Say that the alerts of rule ``rule_uuid`` will hold these top-level values as these very
+    objects, never changed: :func:`dumps_alert` then writes each one's JSON once, not per alert."""
+    _SHARED[rule_uuid] = (dict(values), {key: orjson.Fragment(orjson.dumps(value, option=orjson.OPT_SORT_KEYS,
+                                                                           default=str))
+                                          for key, value in values.items()})
+    _SHARED.move_to_end(rule_uuid)
+    while len(_SHARED) > SHARED_KEPT:
+        _SHARED.popitem(last=False)
+
+
 def dumps_alert(alert: Mapping[str, Any]) -> bytes:
     """One alert as a line of NDJSON: compact, keys sorted at every level, newline-terminated.
 
-    The same document always gives the same bytes, whatever order its keys were built in.
+    The same document always gives the same bytes, whatever order its keys were built in
+    (and whether or not its rule's values were shared, see :func:`share_values`).
 
     >>> dumps_alert({"kibana.alert.uuid": "a", "@timestamp": "t", "host": {"name": "h", "id": "1"}})
     b'{"@timestamp":"t","host":{"id":"1","name":"h"},"kibana.alert.uuid":"a"}\\n'
     """
-    return orjson.dumps(alert, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE, default=str)
+    shared = _SHARED.get(alert.get("kibana.alert.rule.uuid")) if _SHARED else None  # type: ignore[arg-type]
+    if shared is not None:
+        values, written = shared
+        replaced: dict[str, Any] | None = None
+        for key, value in values.items():
+            if alert.get(key) is value:  # the very object shared, so unchanged: its JSON is known
+                if replaced is None:
+                    replaced = dict(alert)
+                replaced[key] = written[key]
+        if replaced is not None:
+            alert = replaced
+    return orjson.dumps(alert, option=_DUMP_OPTIONS, default=str)
