@@ -180,8 +180,9 @@ class AlertBuilder:
         # with its investigation guide) are the same objects in every alert of the builder.
         self._common = orjson.dumps(common)
         self._rule_fields = alert_rule_fields(rule, self.rule_uuid)
-        share_values(self.rule_uuid, {key: value for key, value in self._rule_fields.items()
-                                      if isinstance(value, (dict, list)) or (isinstance(value, str) and len(value) > 64)})
+        share_values(self.rule_uuid, {
+            key: value for key, value in self._rule_fields.items()
+            if isinstance(value, (dict, list)) or (isinstance(value, str) and len(value) > 64)})
 
     def build(self, hit: Hit) -> list[Alert]:
         """The alerts of one hit: ``[alert]`` for an event, ``[shell, bb 0, bb 1, ...]`` for a sequence.
