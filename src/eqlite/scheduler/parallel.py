@@ -30,6 +30,7 @@ from eqlite.sources.ndjson import READ_BUFFER
 
 MIN_BYTES = 32 << 20
 RANGE_BYTES = 64 << 20
+TAIL_BYTES = 8 << 20  # the smallest of the last ranges (about 5,000 lines of 1.6 KB)
 COUNT_BLOCK = 8 << 20
 
 
@@ -43,8 +44,11 @@ class Range:
     lines_before: int
 
 
-def split(path: str, workers: int, range_bytes: int = RANGE_BYTES) -> list[Range]:
-    """Cut a file at line ends into ranges of about ``range_bytes`` (at least one per worker).
+def split(path: str, workers: int, range_bytes: int | None = None, tail_bytes: int | None = None) -> list[Range]:
+    """Cut a file at line ends into ranges of about ``range_bytes`` (one per worker at least, unless long
+    lines span the cuts), the last
+    ones smaller: each a share of what is left, down to ``tail_bytes``, so that the workers finish
+    at about the same time rather than one waiting for the other's last full range.
 
     >>> import tempfile, os
     >>> with tempfile.NamedTemporaryFile(delete=False) as f:
@@ -53,12 +57,18 @@ def split(path: str, workers: int, range_bytes: int = RANGE_BYTES) -> list[Range
     [(0, 5, 0), (5, 9, 2), (9, 14, 3)]
     >>> os.unlink(f.name)
     """
+    range_bytes = RANGE_BYTES if range_bytes is None else range_bytes
     size = os.path.getsize(path)
-    count = max(workers, -(-size // range_bytes))
+    smallest = min(range_bytes, TAIL_BYTES if tail_bytes is None else tail_bytes, -(-size // workers))
+    targets = []
+    position = 0
+    while position < size:
+        position += max(smallest, min(range_bytes, (size - position) // (2 * workers)), 1)
+        targets.append(min(position, size))
     cuts = [0]
     with open(path, "rb") as handle:
-        for number in range(1, count):
-            handle.seek(max(size * number // count - 1, cuts[-1]))
+        for target in targets[:-1]:
+            handle.seek(max(target - 1, cuts[-1]))
             handle.readline()
             cut = handle.tell()
             if cut >= size:
