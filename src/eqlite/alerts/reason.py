@@ -100,7 +100,7 @@ def source_value(document: Mapping[str, Any], path: str) -> Any:
         if len(_PARTS) < 10_000:
             _PARTS[path] = parts
     for part in parts:
-        if not isinstance(node, Mapping) or part not in node:
+        if (type(node) is not dict and not isinstance(node, Mapping)) or part not in node:  # dict: no ABC check
             return None
         node = node[part]
     return node
