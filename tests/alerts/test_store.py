@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from eqlite.alerts import AlertQuery, AlertStore, AlertStoreError, Migration, build_alerts, migrate
 from eqlite.alerts.store import check_writable
@@ -58,7 +60,7 @@ def test_new_store_uses_wal_and_records_its_schema_version(tmp_path: Path) -> No
     with AlertStore(tmp_path / "eqlite.db") as opened:
         assert opened.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         rows = opened.connection.execute("SELECT component, version FROM schema_version").fetchall()
-        assert rows == [("alerts", 1)]
+        assert rows == [("alerts", 2)]
 
 
 def test_other_components_migrate_beside_the_alerts(tmp_path: Path) -> None:
@@ -70,7 +72,7 @@ def test_other_components_migrate_beside_the_alerts(tmp_path: Path) -> None:
         opened.connection.execute("INSERT INTO execution_log (id, status) VALUES ('r1', 'succeeded')")
     with AlertStore(tmp_path / "eqlite.db") as reopened:
         assert dict(reopened.connection.execute("SELECT component, version FROM schema_version").fetchall()) == {
-            "alerts": 1, "execution_log": 2}
+            "alerts": 2, "execution_log": 2}
 
 
 def test_a_store_from_a_newer_eqlite_is_refused(tmp_path: Path) -> None:
@@ -97,6 +99,54 @@ def test_stored_documents_are_the_alerts(store: AlertStore, alerts: list[dict[st
     for alert in alerts:
         assert store.get(alert["kibana.alert.uuid"]) == alert
     assert store.get("nope") is None
+
+
+def test_documents_read_back_whole_in_key_order_as_written(store: AlertStore, alerts: list[dict[str, Any]]) -> None:
+    import orjson
+
+    from eqlite.alerts.base import dumps_alert
+
+    for alert in alerts:
+        stored = store.get(alert["kibana.alert.uuid"])
+        assert stored is not None and dumps_alert(stored) == dumps_alert(alert)
+        assert list(stored) == list(orjson.loads(dumps_alert(alert)))  # sorted, as the whole document was
+
+
+def test_a_rules_values_are_kept_once(tmp_path: Path, alerts: list[dict[str, Any]]) -> None:
+    with AlertStore(tmp_path / "eqlite.db") as opened:
+        opened.write(alerts[:2])
+        opened.write(alerts[2:])  # the first rule's values again, in another batch; then the seed rule's
+        db = opened.connection
+        assert db.execute("SELECT COUNT(*) FROM rule_values").fetchone()[0] == 2
+        assert db.execute("SELECT COUNT(DISTINCT rule_values) FROM alerts").fetchone()[0] == 2
+        for (document,) in db.execute("SELECT document FROM alerts"):
+            assert '"kibana.alert.rule.name"' not in document and '"kibana.alert.rule.execution.uuid"' in document
+        renamed = {**alerts[0], "kibana.alert.uuid": "renamed", "kibana.alert.rule.name": "Overridden name"}
+        opened.write([renamed])  # a rule_name_override: other values, another row
+        assert db.execute("SELECT COUNT(*) FROM rule_values").fetchone()[0] == 3
+        assert opened.get("renamed") == renamed
+
+
+def test_a_store_of_the_first_schema_is_migrated_and_its_alerts_still_read(tmp_path: Path,
+                                                                          alerts: list[dict[str, Any]]) -> None:
+    from eqlite.alerts.base import dumps_alert
+    from eqlite.alerts.store import MIGRATIONS
+
+    path = tmp_path / "eqlite.db"
+    with sqlite3.connect(path, isolation_level=None) as db:  # what eqlite wrote before schema version 2
+        migrate(db, "alerts", MIGRATIONS[:1])
+        first = alerts[0]
+        db.execute("INSERT INTO alerts (uuid, rule_id, rule_name, severity, timestamp, workflow_status, "
+                   "building_block, document) VALUES (?, ?, ?, ?, ?, 'open', 0, ?)",
+                   (first["kibana.alert.uuid"], RULE_ID, first["kibana.alert.rule.name"], "medium",
+                    first["@timestamp"], dumps_alert(first).decode().rstrip("\n")))
+    with AlertStore(path, readonly=True) as old:  # read-only: not migrated, read as it is
+        assert old.get(first["kibana.alert.uuid"]) == first
+    with AlertStore(path) as migrated:
+        assert migrated.connection.execute(
+            "SELECT version FROM schema_version WHERE component = 'alerts'").fetchone()[0] == 2
+        assert migrated.write(alerts).written == len(alerts) - 1
+        assert [migrated.get(alert["kibana.alert.uuid"]) for alert in alerts] == alerts
 
 
 def test_a_batch_with_a_bad_alert_writes_nothing(tmp_path: Path, alerts: list[dict[str, Any]]) -> None:
@@ -245,3 +295,25 @@ def test_existing_and_resolve(store: AlertStore, alerts: list[dict[str, Any]]) -
     assert store.existing([*ids[:2], "unknown"]) == set(ids[:2])
     assert store.resolve(ids[0][:10]) == [ids[0]]
     assert len(store.resolve("", limit=3)) == 3
+
+
+@example({"host": {"name": "y"}, "host.name": "x"})
+@example({"kibana.alert.rule.name": "x", "kibana": {"alert": {"rule": {"name": "y"}}}})
+@example({"kibana.alert.rule.name": "x", "kibana.alert": {"rule.name": ""}})
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["host", "host.name", "kibana", "kibana.alert", "kibana.alert.rule.name",
+                                        "other"]),
+                       st.recursive(st.one_of(st.none(), st.sampled_from(["", "x", "y"]), st.integers(0, 2)),
+                                    lambda inner: st.one_of(
+                                        st.lists(inner, max_size=2),
+                                        st.dictionaries(st.sampled_from(["name", "alert", "rule", "rule.name",
+                                                                         "alert.rule.name"]), inner, max_size=2)),
+                                    max_leaves=6), max_size=4))
+def test_column_values_are_read_in_every_spelling(alert: dict[str, Any]) -> None:
+    from eqlite.alerts.store import _text
+    from eqlite.runtime.access import raw_values
+
+    for name in ("host.name", "kibana.alert.rule.name"):
+        first = next((str(value) for value in raw_values(alert, name) or () if value is not None and value != ""),
+                     None)
+        assert _text(alert, name) == first

@@ -7,9 +7,13 @@ Design:
 * a ``schema_version`` table records, per component, which migrations ran. The alert table is
   component ``alerts``; later features (an execution log, scheduler checkpoints) add their
   tables through :func:`migrate` with their own component name;
-* table ``alerts`` is keyed by ``kibana.alert.uuid`` and keeps the full document (the exact
-  NDJSON line) plus indexed columns for the usual filters. Because alert ids are
-  deterministic, ``INSERT OR IGNORE`` is Kibana's de-duplication: a re-run adds nothing;
+* table ``alerts`` is keyed by ``kibana.alert.uuid`` and keeps the document (the NDJSON line)
+  plus indexed columns for the usual filters. Because alert ids are deterministic,
+  ``INSERT OR IGNORE`` is Kibana's de-duplication: a re-run adds nothing;
+* since schema version 2, the values an alert holds from its rule (``kibana.alert.rule.*`` but the
+  execution's; about 15 KB of JSON with the investigation guide) are kept once, in table
+  ``rule_values`` under the SHA-256 of their JSON, and the document refers to them; reading puts
+  them back, so a document reads as it was written. Alerts written at version 1 keep them inline;
 * one transaction per batch: a batch is stored whole or not at all.
 
 ``event_time`` is when the alert's events happened: ``kibana.alert.original_time`` for an event
@@ -22,10 +26,12 @@ sequence's alerts stay together.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
@@ -83,13 +89,23 @@ MIGRATIONS: Final = (
         "CREATE INDEX alerts_workflow_status ON alerts (workflow_status)",
         "CREATE INDEX alerts_group ON alerts (group_id, group_index)",
     )),
+    Migration(2, "a rule's values kept once, not in every alert's document", (
+        "CREATE TABLE rule_values (digest TEXT PRIMARY KEY NOT NULL, document TEXT NOT NULL)",
+        "ALTER TABLE alerts ADD COLUMN rule_values TEXT",
+    )),
 )
+SPLIT_VERSION: Final = 2  # from this schema version on, documents may leave their rule's values in rule_values
 
 _COLUMNS: Final = ("uuid", "rule_id", "rule_uuid", "rule_name", "severity", "risk_score", "host_name", "host_id",
                    "timestamp", "original_time", "event_time", "chain_time", "workflow_status", "building_block",
-                   "group_id", "group_index", "reason", "document")
+                   "group_id", "group_index", "reason", "document", "rule_values")
 _INSERT: Final = (f"INSERT OR IGNORE INTO alerts ({', '.join(_COLUMNS)}) "
                   f"VALUES ({', '.join('?' for _ in _COLUMNS)})")
+_INSERT_VALUES: Final = "INSERT OR IGNORE INTO rule_values (digest, document) VALUES (?, ?)"
+# The values an alert holds from its rule (``kibana.alert.rule.*``, about 15 KB of JSON with the
+# investigation guide), but for the execution's own.
+_RULE_PREFIX: Final = "kibana.alert.rule."
+_EXECUTION_PREFIX: Final = "kibana.alert.rule.execution."
 
 
 def check_writable(path: str | os.PathLike[str]) -> None:
@@ -132,7 +148,7 @@ def migrate(connection: sqlite3.Connection, component: str, migrations: Sequence
 
     >>> connection = sqlite3.connect(":memory:", isolation_level=None)
     >>> migrate(connection, "alerts", MIGRATIONS), migrate(connection, "alerts", MIGRATIONS)
-    (1, 1)
+    (2, 2)
     """
     connection.execute("CREATE TABLE IF NOT EXISTS schema_version ("
                        "component TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, description TEXT)")
@@ -251,9 +267,11 @@ class AlertStore:
             uri = f"{Path(self.path).resolve().as_uri()}?mode=ro" if self.path != MEMORY else "file::memory:"
             db = sqlite3.connect(uri, uri=True, isolation_level=None)
             db.execute("PRAGMA busy_timeout = 5000")
-            if self.path != MEMORY and _version_or_none(db) is None:
+            version = _version_or_none(db)
+            if self.path != MEMORY and version is None:
                 db.close()
                 raise AlertStoreError("not an eqlite alert store (no schema_version table)", self.path)
+            self._split = (version or 0) >= SPLIT_VERSION
             return db
         check_writable(self.path)
         db = sqlite3.connect(self.path, isolation_level=None)
@@ -261,7 +279,7 @@ class AlertStore:
             db.execute("PRAGMA busy_timeout = 5000")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
-            migrate(db, COMPONENT, MIGRATIONS, self.path)
+            self._split = migrate(db, COMPONENT, MIGRATIONS, self.path) >= SPLIT_VERSION
         except BaseException:
             db.close()
             raise
@@ -288,10 +306,11 @@ class AlertStore:
         """
         if self.readonly:
             raise AlertStoreError("opened read-only", self.path)
-        rows = _rows(alerts)
+        rows, rule_values = _rows(alerts)
         try:
-            before = self._db.total_changes
             with _transaction(self._db):
+                self._db.executemany(_INSERT_VALUES, rule_values)
+                before = self._db.total_changes
                 self._db.executemany(_INSERT, rows)
                 written = self._db.total_changes - before
                 if also is not None:
@@ -314,8 +333,8 @@ class AlertStore:
 
     def get(self, uuid: str) -> Alert | None:
         """The alert with this id, or None."""
-        rows = self._read("SELECT document FROM alerts WHERE uuid = ?", [uuid])
-        return _document(rows[0][0]) if rows else None
+        rows = self._read(f"SELECT {self._documents} WHERE uuid = ?", [uuid])
+        return _document(*rows[0]) if rows else None
 
     def resolve(self, prefix: str, limit: int = 5) -> list[str]:
         """The ids that start with ``prefix`` (at most ``limit``), so people can type a short id."""
@@ -328,18 +347,26 @@ class AlertStore:
         """Alerts matching the query, newest first; a sequence's building blocks follow their shell."""
         query = query or AlertQuery()
         where, values = query.where()
-        sql = (f"SELECT document FROM alerts{where} "
+        sql = (f"SELECT {self._documents}{where} "
                "ORDER BY chain_time DESC, group_id, COALESCE(group_index, -1), timestamp DESC, uuid")
         if query.limit is not None:
             sql += " LIMIT ?"
             values.append(query.limit)
-        return [_document(row[0]) for row in self._read(sql, values)]
+        return [_document(*row) for row in self._read(sql, values)]
 
     def building_blocks(self, group_id: str) -> list[Alert]:
         """The building blocks of a sequence shell, in sequence order."""
-        rows = self._read("SELECT document FROM alerts WHERE group_id = ? AND building_block = 1 "
+        rows = self._read(f"SELECT {self._documents} WHERE group_id = ? AND building_block = 1 "
                           "ORDER BY group_index", [group_id])
-        return [_document(row[0]) for row in rows]
+        return [_document(*row) for row in rows]
+
+    @property
+    def _documents(self) -> str:
+        """What to select, and from where, for an alert's whole document (its own, and its rule's values)."""
+        if not self._split:  # a store opened read-only at an older schema version
+            return "alerts.document, NULL FROM alerts"
+        return ("alerts.document, rule_values.document FROM alerts "
+                "LEFT JOIN rule_values ON rule_values.digest = alerts.rule_values")
 
     def count(self) -> int:
         """How many alerts the store holds, building blocks included."""
@@ -372,17 +399,31 @@ def _version_or_none(db: sqlite3.Connection) -> int | None:
         return None
 
 
-def _document(text: str) -> Alert:
+def _document(text: str, rule_values: str | None = None) -> Alert:
+    """An alert's document, its rule's values put back; keys in order, as the whole document was written."""
     document: Alert = orjson.loads(text)
-    return document
+    if rule_values is None:
+        return document
+    document.update(orjson.loads(rule_values))
+    return dict(sorted(document.items()))
 
 
 def _text(alert: Mapping[str, Any], name: str) -> str | None:
     """The first non-empty value of a field, in whatever notation the alert spells it."""
+    direct = alert.get(name)
+    if type(direct) is str and direct and not any(prefix in alert for prefix in _prefixes(name)):
+        return direct  # the field spelt with dots at the top, its only spelling (as Kibana's own fields are)
     for value in raw_values(alert, name) or ():
         if value is not None and value != "":
             return str(value)
     return None
+
+
+@lru_cache(maxsize=256)
+def _prefixes(name: str) -> tuple[str, ...]:
+    """The shorter spellings a dotted name's value could hide under: ``a``, ``a.b`` for ``a.b.c``."""
+    parts = name.split(".")
+    return tuple(".".join(parts[:end]) for end in range(1, len(parts)))
 
 
 def _required(alert: Mapping[str, Any], name: str, uuid: str) -> str:
@@ -392,8 +433,39 @@ def _required(alert: Mapping[str, Any], name: str, uuid: str) -> str:
     return value
 
 
-def _rows(alerts: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    """Table rows of a batch, checked before anything is written."""
+def _split_rule_values(alert: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The alert's own fields, and those it holds from its rule (see _RULE_PREFIX).
+
+    >>> _split_rule_values({"kibana.alert.rule.name": "R", "kibana.alert.rule.execution.uuid": "e", "a": 1})
+    ({'kibana.alert.rule.execution.uuid': 'e', 'a': 1}, {'kibana.alert.rule.name': 'R'})
+    """
+    own: dict[str, Any] = {}
+    rule: dict[str, Any] = {}
+    known = _RULE_KEYS
+    for key, value in alert.items():
+        from_rule = known.get(key)
+        if from_rule is None:
+            if len(known) >= 100_000:  # source fields may be spelt with dots at the top: keep it bounded
+                known.clear()
+            from_rule = known[key] = key.startswith(_RULE_PREFIX) and not key.startswith(_EXECUTION_PREFIX)
+        if from_rule:
+            rule[key] = value
+        else:
+            own[key] = value
+    return own, rule
+
+
+_RULE_KEYS: dict[str, bool] = {}  # whether a top-level key holds a rule's value, by key
+
+
+def _rows(alerts: Sequence[Mapping[str, Any]]) -> tuple[list[tuple[Any, ...]], list[tuple[str, str]]]:
+    """Table rows of a batch, checked before anything is written, and the rule values they refer to.
+
+    An alert's document is stored without its rule's values, which are kept once in
+    ``rule_values`` under the SHA-256 of their JSON: they are most of an alert's bytes, and the
+    same in every alert of a rule. The alerts of a batch that hold the very same value objects
+    (one builder's) have their rule values written as JSON once.
+    """
     earliest: dict[str, str] = {}
     for alert in alerts:
         group = alert.get("kibana.alert.group.id")
@@ -401,8 +473,23 @@ def _rows(alerts: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
         if alert.get("kibana.alert.group.index") is not None and isinstance(group, str) and isinstance(original, str):
             earliest[group] = min(earliest.get(group, original), original)
     rows = []
+    rule_values: dict[str, str] = {}
+    written: dict[tuple[int, ...], tuple[dict[str, Any], str | None]] = {}  # by the rule values' identities
     for alert in alerts:
         uuid = alert_uuid(alert)
+        own, rule = _split_rule_values(alert)
+        identity = tuple(map(id, rule.values()))
+        known = written.get(identity)
+        # The batch holds on to the rule values seen (in written), so equal ids are the same objects.
+        if known is not None and known[0].keys() == rule.keys():
+            digest = known[1]
+        else:
+            digest = None
+            if rule:
+                text = dumps_alert(rule).decode().rstrip("\n")
+                digest = hashlib.sha256(text.encode()).hexdigest()[:40]
+                rule_values[digest] = text
+            written[identity] = (rule, digest)
         group_index = alert.get("kibana.alert.group.index")
         original_time = alert.get("kibana.alert.original_time")
         is_shell = group_index is None and alert.get("kibana.alert.group.id") == uuid
@@ -428,6 +515,7 @@ def _rows(alerts: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
             alert.get("kibana.alert.group.id"),
             group_index if isinstance(group_index, int) else None,
             alert.get("kibana.alert.reason"),
-            dumps_alert(alert).decode().rstrip("\n"),
+            dumps_alert(own).decode().rstrip("\n"),
+            digest,
         ))
-    return rows
+    return rows, list(rule_values.items())
