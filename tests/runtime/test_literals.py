@@ -101,10 +101,18 @@ def test_a_damaged_file_is_compiled_again(cache: Path, damage: Any) -> None:
 
 
 def test_only_the_most_recent_databases_are_kept(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
     monkeypatch.setattr(literals, "DATABASES_KEPT", 3)
+    cache.mkdir(parents=True)
+    stale, fresh = cache / ".part-stale", cache / ".part-fresh"  # a killed writer's leftovers; one being written
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    os.utime(stale, (1, 1))
     for number in range(6):
         LiteralScanner([f"literal{number}"])
     assert len(list(cache.glob("*.hsdb"))) == 3
+    assert not stale.exists() and fresh.exists()
 
 
 def test_no_cache_folder_or_an_unwritable_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

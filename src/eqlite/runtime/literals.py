@@ -14,6 +14,7 @@ import os
 import platform
 import re
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,10 @@ def _keep_database(expressions: Sequence[bytes], flags: int, database: Any) -> N
         kept = sorted(path.parent.glob("*.hsdb"), key=lambda file: file.stat().st_mtime, reverse=True)
         for old in kept[DATABASES_KEPT:]:
             old.unlink(missing_ok=True)
+        # what a process killed while writing left behind (a write takes milliseconds)
+        for part in path.parent.glob(".part-*"):
+            if part.stat().st_mtime < time.time() - 3600:
+                part.unlink(missing_ok=True)
     except (OSError, _hyperscan.error):
         pass
 
