@@ -142,11 +142,12 @@ def test_a_store_of_the_first_schema_is_migrated_and_its_alerts_still_read(tmp_p
                     first["@timestamp"], dumps_alert(first).decode().rstrip("\n")))
     with AlertStore(path, readonly=True) as old:  # read-only: not migrated, read as it is
         assert old.get(first["kibana.alert.uuid"]) == first
-    with AlertStore(path) as migrated:
-        assert migrated.connection.execute(
-            "SELECT version FROM schema_version WHERE component = 'alerts'").fetchone()[0] == 2
-        assert migrated.write(alerts).written == len(alerts) - 1
-        assert [migrated.get(alert["kibana.alert.uuid"]) for alert in alerts] == alerts
+        with AlertStore(path) as migrated:  # another process migrates it and writes in the new form
+            assert migrated.connection.execute(
+                "SELECT version FROM schema_version WHERE component = 'alerts'").fetchone()[0] == 2
+            assert migrated.write(alerts).written == len(alerts) - 1
+            assert [migrated.get(alert["kibana.alert.uuid"]) for alert in alerts] == alerts
+        assert [old.get(alert["kibana.alert.uuid"]) for alert in alerts] == alerts  # the reader notices
 
 
 def test_a_batch_with_a_bad_alert_writes_nothing(tmp_path: Path, alerts: list[dict[str, Any]]) -> None:

@@ -363,6 +363,8 @@ class AlertStore:
     @property
     def _documents(self) -> str:
         """What to select, and from where, for an alert's whole document (its own, and its rule's values)."""
+        if not self._split and (_version_or_none(self._db) or 0) >= SPLIT_VERSION:
+            self._split = True  # another process migrated the store since it was opened here (read-only)
         if not self._split:  # a store opened read-only at an older schema version
             return "alerts.document, NULL FROM alerts"
         return ("alerts.document, rule_values.document FROM alerts "
