@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eqlite.alerts import KIBANA_8, AlertBuilder, build_alerts, rule_uuid
-from eqlite.alerts.build import _iso_from_nanos, _original_time
+from eqlite.alerts.build import _original_time
 from eqlite.rules import Rule
 from eqlite.runtime.search import EventHit, SampleHit, SequenceHit
-from eqlite.semantic.types import parse_date
+from eqlite.semantic.types import js_iso, parse_date
 from tests.alerts.helpers import NOW, NOW_TEXT, DemoHits, event, search
 
 REASON_END = " created high alert Incoming DCOM Lateral Movement with MMC."
@@ -367,7 +367,7 @@ _DIGITS = st.text("0123456789", min_size=1, max_size=1)
     st.lists(_DIGITS, min_size=1, max_size=14).map("".join)))
 def test_the_original_time_shortcut_agrees_with_parsing(value: str) -> None:
     nanos = parse_date(value)
-    assert _original_time({"@timestamp": value}) == (None if nanos is None else _iso_from_nanos(nanos))
+    assert _original_time({"@timestamp": value}) == (None if nanos is None else js_iso(nanos))
 
 
 @settings(max_examples=500, deadline=None)
@@ -375,7 +375,7 @@ def test_the_original_time_shortcut_agrees_with_parsing(value: str) -> None:
 def test_times_are_written_as_to_iso_string_does(moment: dt.datetime) -> None:
     utc = moment.replace(tzinfo=dt.UTC)
     nanos = (utc - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1) * 1000 + 999
-    assert _iso_from_nanos(nanos) == f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    assert js_iso(nanos) == f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
 
 
 @pytest.mark.parametrize(("timestamp", "original"), [

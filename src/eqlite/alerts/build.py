@@ -51,7 +51,7 @@ from eqlite.rules import Rule
 from eqlite.runtime.events import Event
 from eqlite.runtime.search import EventHit, Hit
 from eqlite.semantic.schema import Schema
-from eqlite.semantic.types import parse_date
+from eqlite.semantic.types import js_iso, parse_date
 
 _SEVERITY_RANK: Final = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
@@ -85,41 +85,12 @@ def iso_time(moment: dt.datetime) -> str:
     """
     if moment.tzinfo is None:
         raise ValueError(f"time {moment.isoformat()} has no time zone; pass an aware datetime (e.g. UTC)")
-    utc = moment.astimezone(dt.UTC)
-    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"  # %Y writes 999, not 0999
+    text = js_iso((moment - _EPOCH) // dt.timedelta(microseconds=1) * 1000)
+    assert text is not None  # a datetime's years (1 to 9999) are within a JavaScript date's
+    return text
 
 
-_JS_TIME_LIMIT_MS: Final = 8_640_000_000_000_000  # a JavaScript Date holds +-10^8 days around 1970
-
-
-def _iso_from_nanos(nanos: int) -> str | None:
-    """Epoch nanoseconds as ``Date.toISOString`` writes them, for any year a JavaScript date holds
-    (four digits from 0 to 9999, else a sign and six); None past that range.
-
-    >>> _iso_from_nanos(1_715_674_522_146_999_999), _iso_from_nanos(-62_167_219_200_000_000_000)
-    ('2024-05-14T08:15:22.146Z', '0000-01-01T00:00:00.000Z')
-    >>> _iso_from_nanos(253_402_300_800_000_000_000), _iso_from_nanos(-62_198_755_200_000_000_000)
-    ('+010000-01-01T00:00:00.000Z', '-000001-01-01T00:00:00.000Z')
-    """
-    millis = nanos // 1_000_000
-    if abs(millis) > _JS_TIME_LIMIT_MS:
-        return None
-    days, millis = divmod(millis, 86_400_000)
-    # the civil date of a day number (days since 1970-01-01), proleptic Gregorian, in 400-year eras
-    shifted = days + 719_468
-    era = shifted // 146_097
-    day_of_era = shifted - era * 146_097
-    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096) // 365
-    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
-    shifted_month = (5 * day_of_year + 2) // 153
-    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
-    month = shifted_month + 3 if shifted_month < 10 else shifted_month - 9
-    year = year_of_era + era * 400 + (month <= 2)
-    seconds, milli = divmod(millis, 1000)
-    minutes, second = divmod(seconds, 60)
-    hour, minute = divmod(minutes, 60)
-    written_year = f"{year:04d}" if 0 <= year <= 9999 else f"{'+' if year > 0 else '-'}{abs(year):06d}"
-    return f"{written_year}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class AlertBuilder:
@@ -365,7 +336,7 @@ def _original_time(source: Mapping[str, Any]) -> str | None:
         else:
             return value
     nanos = parse_date(value) if value is not None else None
-    return None if nanos is None else _iso_from_nanos(nanos)
+    return None if nanos is None else js_iso(nanos)
 
 
 def _first(value: Any) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import sys
 from collections.abc import Iterable, Sequence
@@ -13,6 +12,7 @@ import orjson
 from eqlite.runtime.access import raw_values
 from eqlite.runtime.events import Event
 from eqlite.runtime.search import EventHit, Hit, SampleHit, SequenceHit
+from eqlite.semantic.types import js_iso
 
 MISSING_EVENT = {"_index": "", "_id": "", "missing": True}
 
@@ -49,10 +49,13 @@ def write_ndjson(hits: Iterable[Hit], stream: IO[bytes] | None = None) -> None:
 
 
 def format_time(nanos: int) -> str:
-    """Epoch nanoseconds as ISO-8601 UTC with milliseconds."""
-    seconds, rest = divmod(nanos, 1_000_000_000)
-    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{rest // 1_000_000:03d}Z"
+    """Epoch nanoseconds as ISO-8601 UTC with milliseconds (as ``toISOString``; the number itself past
+    the range of a date).
+
+    >>> format_time(-62_167_219_200_000_000_000), format_time(10**30)
+    ('0000-01-01T00:00:00.000Z', '1000000000000000000000000000000')
+    """
+    return js_iso(nanos) or str(nanos)
 
 
 def _cell(value: Any, width: int = 60) -> str:

@@ -16,6 +16,8 @@ import re
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from eqlite.semantic.types import js_iso
+
 SECOND: Final = 1000
 MINUTE: Final = 60 * SECOND
 HOUR: Final = 60 * MINUTE
@@ -93,8 +95,10 @@ def iso(ms: int) -> str:
     >>> iso(1715673600250)
     '2024-05-14T08:00:00.250Z'
     """
-    moment = to_datetime(ms)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    text = js_iso(ms * 1_000_000)
+    if text is None:
+        raise TimeError(f"{ms} ms from 1970 is past the range of a date")
+    return text
 
 
 def date_math(expression: str, now: int) -> int:

@@ -356,6 +356,45 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146_097 + day_of_era - 719_468
 
 
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    """The proleptic Gregorian (year, month, day) of a day number (days since 1970-01-01): the
+    inverse of :func:`_days_from_civil`, in 400-year eras."""
+    shifted = days + 719_468
+    era = shifted // 146_097
+    day_of_era = shifted - era * 146_097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    shifted_month = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
+    month = shifted_month + 3 if shifted_month < 10 else shifted_month - 9
+    return year_of_era + era * 400 + (month <= 2), month, day
+
+
+JS_TIME_LIMIT_MS: Final = 8_640_000_000_000_000  # a JavaScript Date holds +-10^8 days around 1970
+
+
+def js_iso(nanos: int) -> str | None:
+    """Epoch nanoseconds as JavaScript's ``Date.toISOString`` writes them: UTC, milliseconds (the rest
+    floored away), ``Z``; four-digit years from 0 to 9999, else a sign and six digits. None past the
+    range a JavaScript date holds.
+
+    >>> js_iso(1_715_674_522_146_999_999), js_iso(-62_167_219_200_000_000_000)
+    ('2024-05-14T08:15:22.146Z', '0000-01-01T00:00:00.000Z')
+    >>> js_iso(253_402_300_800_000_000_000), js_iso(-62_198_755_200_000_000_000)
+    ('+010000-01-01T00:00:00.000Z', '-000001-01-01T00:00:00.000Z')
+    """
+    millis = nanos // _NS_PER_MS
+    if abs(millis) > JS_TIME_LIMIT_MS:
+        return None
+    days, millis = divmod(millis, 86_400_000)
+    year, month, day = _civil_from_days(days)
+    seconds, milli = divmod(millis, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    written_year = f"{year:04d}" if 0 <= year <= 9999 else f"{'+' if year > 0 else '-'}{abs(year):06d}"
+    return f"{written_year}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
+
+
 def _epoch_nanos(
     date: tuple[int, int, int], time: tuple[int, int, int], nanos: int, offset_s: int
 ) -> int | None:
