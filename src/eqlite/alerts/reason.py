@@ -20,6 +20,8 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
+from eqlite.runtime.access import path_parts
+
 _INTEREST: Final = (
     "process.name", "process.parent.name", "file.name",
     "source.ip", "source.port", "destination.ip", "destination.port",
@@ -77,9 +79,6 @@ def reason_text(document: Mapping[str, Any], *, severity: str, rule_name: str,
     return f"{text} created {severity} alert {rule_name}."
 
 
-_PARTS: dict[str, list[str]] = {}  # a path's parts, for the few paths read on every alert
-
-
 def source_value(document: Mapping[str, Any], path: str) -> Any:
     """The raw value at ``path``: a top-level key spelt with dots, else a walk through nested objects.
 
@@ -94,12 +93,7 @@ def source_value(document: Mapping[str, Any], path: str) -> Any:
     if path in document:
         return document[path]
     node: Any = document
-    parts = _PARTS.get(path)
-    if parts is None:
-        parts = path.split(".")
-        if len(_PARTS) < 10_000:
-            _PARTS[path] = parts
-    for part in parts:
+    for part in path_parts(path):
         if (type(node) is not dict and not isinstance(node, Mapping)) or part not in node:  # dict: no ABC check
             return None
         node = node[part]

@@ -58,7 +58,8 @@ def _path_keys(name: str) -> tuple[tuple[str, ...], ...]:
 
 
 @lru_cache(maxsize=4096)
-def _path_parts(name: str) -> tuple[str, ...]:
+def path_parts(name: str) -> tuple[str, ...]:
+    """A dotted field name's parts, split once per name (the same few names are read on every event)."""
     return tuple(name.split("."))
 
 
@@ -72,7 +73,7 @@ def raw_values(document: Document, name: str) -> list[Any] | None:
     >>> raw_values({"a": [{"b": 1}, {"b": [2, 3]}]}, "a.b"), raw_values({}, "a") is None
     ([1, 2, 3], True)
     """
-    return _walk(document, _path_parts(name), name)
+    return _walk(document, path_parts(name), name)
 
 
 def _walk(document: Document, parts: tuple[str, ...], name: str) -> list[Any] | None:
@@ -135,13 +136,13 @@ def make_reader(schema: Schema | None, name: str) -> Reader:
     info: FieldInfo | None = schema.field(name) if schema is not None else None
     source_name = schema.resolve(name) if schema is not None else name
     if info is None or info.is_container:
-        plain_parts = _path_parts(source_name)
+        plain_parts = path_parts(source_name)
         return lambda document: _plain_values(_walk(document, plain_parts, source_name))
     if info.family is Family.KEYWORD and info.null_value is None and info.constant_value is None:
         return _keyword_reader(source_name, info)
     coerce = field_coercer(info)
     absent: tuple[Any, ...] = () if info.constant_value is None else (info.constant_value,)
-    parts = _path_parts(source_name)
+    parts = path_parts(source_name)
 
     def read(document: Document) -> tuple[Any, ...]:
         # indexed_values(info, ...), with the field's coercion looked up once
@@ -165,7 +166,7 @@ def _keyword_reader(source_name: str, info: FieldInfo) -> Reader:
     limit = info.ignore_above
     short = limit // 2 if limit is not None else None  # no string this short can exceed it in UTF-16
     coerce = field_coercer(info)
-    parts = _path_parts(source_name)
+    parts = path_parts(source_name)
 
     def read(document: Document) -> tuple[Any, ...]:
         raw = _walk(document, parts, source_name)
