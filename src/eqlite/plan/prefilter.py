@@ -345,24 +345,22 @@ def caseless_character(text: str) -> frozenset[str] | None:
     return None
 
 
+def _one_of(best: str | None, text: str) -> frozenset[str] | None:
+    """What a line holding a value must hold: its rarest run ``best``, or else the ways to write the
+    caseless character of its ``text`` (see :func:`caseless_character`); None when there is neither."""
+    return frozenset((best,)) if best is not None else caseless_character(text)
+
+
 def _values(values: Iterable[ast.Expr], frequency: Frequency, ends: bool = True) -> Requirement | None:
-    literals = set()
+    literals: set[str] = set()
     for value in values:
         if not (isinstance(value, ast.Literal) and isinstance(value.value, str)):
             return None
-        best = _best_run(value.value, frequency, ends=ends)
-        if best is not None:
-            literals.add(best)
-            continue
-        character = caseless_character(value.value)
-        if character is None:
+        found = _one_of(_best_run(value.value, frequency, ends=ends), value.value)
+        if found is None:
             return None
-        literals |= character
+        literals |= found
     return Requirement(frozenset(literals))
-
-
-def _pattern(pattern: ir.WildcardPattern, frequency: Frequency) -> str | None:
-    return _rarest(_pattern_runs(pattern), frequency)
 
 
 def requirement(pred: ir.Pred, frequency: Frequency | None = None, textual: Textual = _any_field,
@@ -418,16 +416,12 @@ def _value_requirement(pred: ir.Pred, estimate: Frequency, textual: Textual) -> 
     if isinstance(pred, ir.Prefix):
         return _values((pred.prefix,), estimate, ends=False)
     if isinstance(pred, ir.Wildcard):
-        literals = set()
+        literals: set[str] = set()
         for pattern in pred.patterns:
-            best = _pattern(pattern, estimate)
-            if best is not None:
-                literals.add(best)
-                continue
-            character = caseless_character("".join(_literal_parts(pattern)))
-            if character is None:
+            found = _one_of(_rarest(_pattern_runs(pattern), estimate), "".join(_literal_parts(pattern)))
+            if found is None:
                 return None
-            literals |= character
+            literals |= found
         return Requirement(frozenset(literals))
     return None
 
