@@ -58,13 +58,12 @@ def _database_file(expressions: Sequence[bytes], flags: int) -> Path | None:
     return folder / "hyperscan" / f"{key.hexdigest()[:40]}.hsdb"
 
 
-def _cached_database(expressions: Sequence[bytes], flags: int) -> Any:
-    """The database compiled earlier for these expressions and flags; None when there is none usable.
+def _cached_database(path: Path | None) -> Any:
+    """The database compiled earlier and kept at ``path`` (see _database_file); None when there is none usable.
 
     A file is the SHA-256 of the serialized database, then the database; one that does not
     check out, or that Hyperscan refuses (another CPU's, say), is compiled again.
     """
-    path = _database_file(expressions, flags)
     if path is None:
         return None
     try:
@@ -84,12 +83,10 @@ def _cached_database(expressions: Sequence[bytes], flags: int) -> Any:
     return database
 
 
-def _keep_database(expressions: Sequence[bytes], flags: int, database: Any) -> None:
-    """Write a compiled database for later runs (atomically), keeping the DATABASES_KEPT most recent.
-
-    Keeping is an optimisation only: a folder that cannot be written is left alone.
+def _keep_database(path: Path | None, database: Any) -> None:
+    """Write a compiled database to ``path`` for later runs (atomically), keeping the DATABASES_KEPT most
+    recent. Keeping is an optimisation only: a folder that cannot be written is left alone.
     """
-    path = _database_file(expressions, flags)
     if path is None:
         return
     try:
@@ -161,7 +158,8 @@ class LiteralScanner:
 
     def _compile(self, flags: int, extra: Sequence[bytes] = ()) -> Any:
         expressions = [re.escape(literal).encode("utf-8") for literal in self.literals] + list(extra)
-        cached = _cached_database(expressions, flags)
+        kept_at = _database_file(expressions, flags)
+        cached = _cached_database(kept_at)
         if cached is not None:
             return cached
         database = _hyperscan.Database()
@@ -169,7 +167,7 @@ class LiteralScanner:
             expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions),
             flags=[flags] * len(expressions),
         )
-        _keep_database(expressions, flags, database)
+        _keep_database(kept_at, database)
         return database
 
     @property
