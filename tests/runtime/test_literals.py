@@ -97,7 +97,8 @@ def test_a_damaged_file_is_compiled_again(cache: Path, damage: Any) -> None:
     (kept,) = cache.glob("*.hsdb")
     kept.write_bytes(damage(kept.read_bytes()))
     assert _ids(LiteralScanner(LITERALS)) == expected
-    assert literals._cached_database(literals._database_file([b"x"], 0)) is None  # and nothing is made up for what was never kept
+    # and nothing is made up for what was never kept
+    assert literals._cached_database(literals._database_file([b"x"], 0)) is None
 
 
 def test_only_the_most_recent_databases_are_kept(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
