@@ -115,7 +115,8 @@ def dumps_alert(alert: Mapping[str, Any]) -> bytes:
     >>> dumps_alert({"kibana.alert.uuid": "a", "@timestamp": "t", "host": {"name": "h", "id": "1"}})
     b'{"@timestamp":"t","host":{"id":"1","name":"h"},"kibana.alert.uuid":"a"}\\n'
     """
-    shared = _SHARED.get(alert.get("kibana.alert.rule.uuid")) if _SHARED else None  # type: ignore[arg-type]
+    rule_uuid = alert.get("kibana.alert.rule.uuid") if _SHARED else None
+    shared = _SHARED.get(rule_uuid) if isinstance(rule_uuid, str) else None
     if shared is not None:
         values, written = shared
         replaced: dict[str, Any] | None = None
