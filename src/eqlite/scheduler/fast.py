@@ -150,6 +150,8 @@ class Backlog:
     segments: list[tuple[int, str, str | None, int]] = field(default_factory=list)
     # notes written out, in order: (file, where, how many, their segments)
     spilled: list[tuple[IO[bytes], int, int, list[tuple[int, str, str | None, int]]]] = field(default_factory=list)
+    # the (path, index, position - line number) that :meth:`note` last started a segment for
+    noted_in: tuple[str, str | None, int] | None = None
 
     def __len__(self) -> int:
         """The notes held in memory."""
@@ -164,17 +166,32 @@ class Backlog:
         file.write(self.offsets.tobytes())
         self.spilled.append((file, where, len(self.entries_), self.segments))
         self.entries_, self.offsets, self.segments = array("q"), array("q"), []
+        self.noted_in = None
 
     def add(self, position: int, line: int, offset: int, path: str, index: str | None, stages: int) -> None:
         segments = self.segments
         if (not segments or segments[-1][3] != position - line or segments[-1][1] != path
                 or segments[-1][2] != index):
             segments.append((len(self.entries_), path, index, position - line))
+            self.noted_in = None
         self.entries_.append(position | stages << _STAGE_SHIFT)
+        self.offsets.append(offset)
+
+    def note(self, entry: int, offset: int, where: tuple[str, str | None, int]) -> None:
+        """:meth:`add` for the feed's hot path: ``entry`` is ``position | stages << 40``, and ``where``
+        is (path, index, position - line), the same object for as long as it does not change."""
+        if where is not self.noted_in:
+            path, index, delta = where
+            segments = self.segments
+            if not segments or segments[-1][1:] != where:
+                segments.append((len(self.entries_), path, index, delta))
+            self.noted_in = where
+        self.entries_.append(entry)
         self.offsets.append(offset)
 
     def extend(self, other: Backlog) -> None:
         """Add the notes of ``other`` (held in memory: a worker's) after these."""
+        self.noted_in = None
         start = len(self.entries_)
         self.segments.extend((first + start, path, index, delta) for first, path, index, delta in other.segments)
         self.entries_.extend(other.entries_)
@@ -255,6 +272,22 @@ class FastStats:
 
 
 _RUNNER_NUMBERS = itertools.count()
+MERGED_KEPT = 16  # free runners whose notes a triggered runner keeps put together with its own
+
+
+@dataclass(frozen=True, slots=True)
+class Noting:
+    """The deferred stages of an event, by rule, ready to be noted (see Backlog)."""
+
+    deferred: list[tuple[int, int]]  # (rule number, stage bits)
+    notes: list[tuple[_FastRule, int]]  # (rule, stage bits << 40), for Backlog.note
+    rules: frozenset[int]
+
+    @staticmethod
+    def of(deferred: Mapping[int, int], rules: Sequence[_FastRule]) -> Noting:
+        return Noting(list(deferred.items()),
+                      [(rules[rule_number], bits << _STAGE_SHIFT) for rule_number, bits in deferred.items()],
+                      frozenset(deferred))
 
 
 class StageRunner:
@@ -268,7 +301,7 @@ class StageRunner:
     compiling one (about a millisecond) for the many that few events meet.
     """
 
-    __slots__ = ("_namespace", "_pairs", "_rules", "_uses", "deferred", "run", "size")
+    __slots__ = ("_namespace", "_pairs", "_rules", "_uses", "merged", "noting", "run", "size")
 
     def __init__(self, refs: Sequence[StageRef], rules: Sequence[_FastRule], namespace: dict[str, Any],
                  generate: bool = True) -> None:
@@ -281,7 +314,9 @@ class StageRunner:
                 deferred[rule_number] = deferred.get(rule_number, 0) | 1 << stage
             else:
                 tried.append((rule_number, stage))
-        self.deferred = list(deferred.items())
+        self.noting = Noting.of(deferred, rules) if deferred else None
+        # a triggered runner's notes put together with those of free runners (see FastExecution._noting)
+        self.merged: dict[StageRunner, Noting] = {}
         self.size = len(tried)
         self._pairs = [(ref, rules[ref[0]].bound.filters[ref[1]]) for ref in tried]
         self._rules, self._namespace = rules, namespace
@@ -366,6 +401,7 @@ class FastExecution:
         self._triggered_runners = 0  # runners kept in the values of _stages_found
         self._position = 0
         self._deferred_total = 0  # notes held in memory
+        self._noted_in: tuple[str, str | None, int] | None = None  # where the last note was (see Backlog.note)
         self._backlog_readers: dict[str, IO[bytes]] = {}
         self._backlog_file: IO[bytes] | None = None  # notes written out (not in workers: see start_worker)
         self._spills_backlogs = True
@@ -668,20 +704,17 @@ class FastExecution:
         matched: dict[int, list[int]] = {}
         deferred_by_rule: dict[int, int] = {}  # stage bits not tried now (see Backlog)
         evaluated = 0
+        free: StageRunner | None = None
         if not all_stages and self._free:
             free = self._free_runner(view, index, visible)
             evaluated += free.size
             for rule_number, stage_number in free.run(view):
                 matched.setdefault(rule_number, []).append(stage_number)
-            if free.deferred:
-                deferred_by_rule.update(free.deferred)
         runner = None if all_stages or not stages else self._triggered_runner(stages, index, visible)
         if runner is not None:
             evaluated += runner.size
             for rule_number, stage_number in runner.run(view):
                 matched.setdefault(rule_number, []).append(stage_number)
-            for rule_number, bits in runner.deferred:
-                deferred_by_rule[rule_number] = deferred_by_rule.get(rule_number, 0) | bits
         for rule_number, numbers in stages.items() if runner is None else ():
             if rule_number not in visible:
                 continue
@@ -700,6 +733,25 @@ class FastExecution:
             for number in tried:
                 if filters[number](view):
                     matched.setdefault(rule_number, []).append(number)
+        noting = self._noting(free, runner)
+        if noting is not None:
+            if (not deferred_by_rule and type(locator) is tuple and position < NOTED_POSITIONS
+                    and (not matched or noting.rules.isdisjoint(matched))):
+                # The usual case, each rule's notes written straight away: none of the rules that defer
+                # stages here has a stage that holds here (see below).
+                where = self._noted_in
+                delta = position - line
+                if where is None or where[2] != delta or where[0] is not path or where[1] != given_index:
+                    where = self._noted_in = (path, given_index, delta)
+                entry_offset = locator[1]
+                notes = noting.notes
+                for rule, shifted in notes:
+                    rule.backlog.note(position | shifted, entry_offset, where)
+                self._deferred_total += len(notes)
+                self.stats.deferred += len(notes)
+            else:
+                for rule_number, bits in noting.deferred:
+                    deferred_by_rule[rule_number] = deferred_by_rule.get(rule_number, 0) | bits
         if deferred_by_rule:
             # a line that can be read again, at a position a note can hold
             can_defer = type(locator) is tuple and position < NOTED_POSITIONS
@@ -807,6 +859,22 @@ class FastExecution:
                 self._record(rule, numbers, view, source, position, {},
                              (index if index is not None else data_stream_index(source), record_id, path, line,
                               (path, offset)))
+
+    def _noting(self, free: StageRunner | None, runner: StageRunner | None) -> Noting | None:
+        """The stages the free and triggered runners of an event defer, by rule (None: none)."""
+        if runner is None or runner.noting is None:
+            return None if free is None else free.noting
+        if free is None or free.noting is None:
+            return runner.noting
+        merged = runner.merged.get(free)
+        if merged is None:
+            bits = dict(free.noting.deferred)
+            for rule_number, more in runner.noting.deferred:
+                bits[rule_number] = bits.get(rule_number, 0) | more
+            merged = Noting.of(bits, self._rules)
+            if len(runner.merged) < MERGED_KEPT:
+                runner.merged[free] = merged
+        return merged
 
     def _triggered_runner(self, stages: Mapping[int, AbstractSet[int]], index: str | None,
                           visible: frozenset[int]) -> StageRunner | None:
