@@ -662,3 +662,24 @@ def test_triggered_stages_cached_by_literal_set_match_fresh_ones(small_demo_file
 ])
 def test_data_stream_index_needs_three_non_empty_strings(source: dict[str, Any], expected: str | None) -> None:
     assert fast_module.data_stream_index(source) == expected
+
+
+def test_a_query_that_fails_to_compile_is_reported_as_the_reference_reports_it(tmp_path: Path) -> None:
+    # The fast path compiles only its own filters; what the reference's compiling would raise (a block
+    # that is no CIDR block, found when the filter is compiled) must still stop that rule alone.
+    rules = [_rule(0, 'process where process.name : "cmd.exe"', None),
+             _rule(1, 'network where cidrMatch(source.ip, "10.0.0.0/8", "not-a-block")', None),
+             _rule(2, 'sequence by host.id [process where true] [network where cidrMatch(source.ip, "10.0.0.0/8")]',
+                   None)]
+    path = tmp_path / "events.ndjson"
+    events = [{"@timestamp": f"2024-01-01T00:00:0{n}Z", "event": {"category": [category]}, "host": {"id": "h"},
+               "process": {"name": "cmd.exe"}, "source": {"ip": "10.1.2.3"}}
+              for n, category in enumerate(["process", "network", "process", "network"])]
+    path.write_text("".join(json.dumps(event) + "\n" for event in events))
+    reference, fast = _reference(rules, Schema.ecs(), path), _fast(rules, Schema.ecs(), path)
+    assert [run.status for run in fast] == ["ok", "error", "ok"]
+    assert fast[1].error == reference[1].error
+    assert "cidrMatch" in (fast[1].error or "") and "q1" in (fast[1].error or "")
+    for ours, theirs in zip(fast, reference, strict=True):
+        assert _signature(ours) == _signature(theirs)
+    assert len(fast[0].result.hits) == 2 and len(fast[2].result.hits) == 2  # type: ignore[union-attr]

@@ -207,8 +207,11 @@ class CompiledQuery:
     [0]
     """
 
-    def __init__(self, query: str | ast.Query, options: SearchOptions | None = None) -> None:
+    def __init__(self, query: str | ast.Query, options: SearchOptions | None = None, *, bind: bool = True) -> None:
+        """``bind=False`` leaves the stage filters and key functions to be compiled when first used: for a
+        caller that compiles its own from ``plan`` (the fast path), and reports the errors that raises."""
         self.options = options or SearchOptions()
+        self._text = query if isinstance(query, str) else ""
         parsed = parse(query) if isinstance(query, str) else query
         analysis = analyze(parsed, self._analysis_schema())
         self.query = analysis.query
@@ -223,13 +226,28 @@ class CompiledQuery:
         else:
             self._stages = list(body.stages)
         self._bound: dict[int, SchemaBound] = {}
+        self._default_bound: SchemaBound | None = None
+        if bind:
+            self._bind_all()
+
+    def _bind_all(self) -> SchemaBound:
         try:
-            self._default = self._bind(self.options.schema)
+            self._default_bound = self._bind(self.options.schema)
             for schema in (self.options.index_schemas or {}).values():
                 self._bind(schema)
         except QueryError as error:
-            raise error.with_query(query if isinstance(query, str) else "") from None
-        self.readers = self._default.readers
+            raise error.with_query(self._text) from None
+        return self._default_bound
+
+    @property
+    def _default(self) -> SchemaBound:
+        bound = self._default_bound
+        return bound if bound is not None else self._bind_all()
+
+    @property
+    def readers(self) -> FieldReaders:
+        """The field readers of the query's filters under ``options.schema``."""
+        return self._default.readers
 
     def _analysis_schema(self) -> Schema | None:
         schemas = list((self.options.index_schemas or {}).values())

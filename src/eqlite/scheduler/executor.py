@@ -118,20 +118,27 @@ def scheduled_options(rule: Rule, schema: Schema | None) -> SearchOptions:
     )
 
 
-def prepare(rule: Rule, schema: Schema | None, options: OptionsFor = options_for) -> RuleRun:
+def prepare(rule: Rule, schema: Schema | None, options: OptionsFor = options_for, *, bind: bool = True) -> RuleRun:
     """Compile a rule, or say why it cannot run (with the query error located in the rule's file).
 
     ``options`` builds the search request (hunting mode by default; see :func:`scheduled_options`).
+    ``bind=False`` is for a caller that compiles the stage filters itself (see :class:`CompiledQuery`)
+    and reports what that raises with :func:`failed`.
     """
     support = rule.execution_support()
     if not support.supported:
         return RuleRun(rule, "unsupported", support.reason)
     try:
-        compiled = CompiledQuery(rule.query or "", options(rule, schema))
+        compiled = CompiledQuery(rule.query or "", options(rule, schema), bind=bind)
     except QueryError as error:
-        located = rule.query_error(error.message, error.span.line, error.span.col)
-        return RuleRun(rule, "error", f"{type(error).__name__} at {located}")
+        return failed(rule, error)
     return RuleRun(rule, "ok", compiled=compiled, run=compiled.start(), patterns=tuple(rule.index or ()))
+
+
+def failed(rule: Rule, error: QueryError) -> RuleRun:
+    """A rule that cannot run for ``error``, located in the rule's file."""
+    located = rule.query_error(error.message, error.span.line, error.span.col)
+    return RuleRun(rule, "error", f"{type(error).__name__} at {located}")
 
 
 @dataclass(slots=True)

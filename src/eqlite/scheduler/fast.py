@@ -35,6 +35,7 @@ from typing import IO, Any, overload
 
 import orjson
 
+from eqlite.errors import QueryError
 from eqlite.plan import ir
 from eqlite.plan.prefilter import Requirement, candidate_literals, key_literals, requirement
 from eqlite.plan.query import EventPlan, SequencePlan
@@ -63,7 +64,7 @@ from eqlite.scheduler.candidates import (
     read_line,
     to_event,
 )
-from eqlite.scheduler.executor import RuleRun, data_stream_index, index_matches, prepare
+from eqlite.scheduler.executor import RuleRun, data_stream_index, failed, index_matches, prepare
 from eqlite.semantic.schema import Schema
 from eqlite.semantic.types import Family
 from eqlite.sources.base import Problem, SourceEvent, SourceStats
@@ -362,7 +363,8 @@ class FastExecution:
     """
 
     def __init__(self, rules: Sequence[Rule], schema: Schema | None, sample: Sequence[bytes] = ()) -> None:
-        self.runs = [prepare(rule, schema) for rule in rules]
+        # The reference filters of each query are compiled only if used (the fast path compiles its own).
+        self.runs = [prepare(rule, schema, bind=False) for rule in rules]
         self.schema = schema
         self.stats = FastStats()
         self.problems = SourceStats()
@@ -372,15 +374,19 @@ class FastExecution:
         self._readers: dict[str, IO[bytes]] = {}
         self._rules: list[_FastRule] = []
         self._namespace: dict[str, Any] = {}  # of every generated predicate, so that they can be combined
-        for rule_run in self.runs:
+        for run_number, rule_run in enumerate(self.runs):
             if rule_run.status != "ok" or rule_run.compiled is None:
                 continue
-            rule_run.run = None  # the fast path keeps its own candidates
             compiled = rule_run.compiled
             readers = CachingReaders(schema)
             generator = SourceCompiler(readers, compiled.script_errors, self._namespace, f"r{len(self._rules)}_")
-            bound = SchemaBound(compiled.plan, compiled._stages, schema, compiled.script_errors,
-                                compiled.kind == "sample", readers, generator.predicate)
+            try:
+                bound = SchemaBound(compiled.plan, compiled._stages, schema, compiled.script_errors,
+                                    compiled.kind == "sample", readers, generator.predicate)
+            except QueryError as error:  # what compiling the reference filters would have raised
+                self.runs[run_number] = failed(rule_run.rule, error)
+                continue
+            rule_run.run = None  # the fast path keeps its own candidates
             options = compiled.options
             timeline = Timeline(schema, options.timestamp_field, options.tiebreaker_field,
                                 require_timestamp=compiled.kind != "sample")
