@@ -39,7 +39,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 from eqlite.plan import ir
 from eqlite.syntax import ast
@@ -141,23 +140,19 @@ def _may_end_unquoted(run: str) -> bool:
     return run[-1] in "0123456789" or any(word.endswith(run) for word in _JSON_WORDS)
 
 
-@lru_cache(maxsize=65536)
-def value_runs(text: str, starts: bool = True, ends: bool = True) -> tuple[str, ...]:
+def value_runs(text: str, starts: bool = True, ends: bool = True) -> list[str]:
     """The literals a JSON string value must contain when it is ``text`` (or starts / ends with it).
 
-    Cached: the values of a rule set are worked out more than once (for candidates, then for clauses),
-    and many recur from rule to rule.
-
     >>> value_runs("MMC.exe")
-    ('mmc.exe', '"mmc.exe', 'mmc.exe"', '"mmc.exe"')
+    ['mmc.exe', '"mmc.exe', 'mmc.exe"', '"mmc.exe"']
     >>> value_runs("C:\\\\Windows\\\\cmd.exe/x", ends=False)[2:]
-    ('"c:\\\\\\\\windows\\\\\\\\cmd.exe',)
+    ['"c:\\\\\\\\windows\\\\\\\\cmd.exe']
     >>> value_runs("1234"), value_runs("rue"), value_runs("*.exe"[2:], starts=False)
-    (('1234',), ('rue', '"rue'), ('exe', 'exe"'))
+    (['1234'], ['rue', '"rue'], ['exe', 'exe"'])
     """
     matches = list(_SAFE_RUN.finditer(text))
     if not matches:
-        return ()
+        return []
     found = [_encoded(match.group()) for match in matches]
     first, last = found[0], found[-1]
     quoted_start = starts and matches[0].start() == 0 and not _may_start_unquoted(first)
@@ -168,7 +163,7 @@ def value_runs(text: str, starts: bool = True, ends: bool = True) -> tuple[str, 
         found.append(last + '"')
     if quoted_start and quoted_end and len(matches) == 1:
         found.append('"' + first + '"')  # the whole value is one run
-    return tuple(found)
+    return found
 
 
 def _literal_parts(pattern: ir.WildcardPattern) -> list[str]:
