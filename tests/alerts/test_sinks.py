@@ -45,6 +45,17 @@ def test_repeated_ids_are_written_once(tmp_path: Path) -> None:
     assert len((tmp_path / "a.ndjson").read_bytes().splitlines()) == 3
 
 
+def test_lines_written_elsewhere_are_deduplicated_with_the_rest(tmp_path: Path) -> None:
+    from eqlite.alerts import dumps_alert
+
+    alerts = [{"kibana.alert.uuid": uuid, "n": number} for number, uuid in enumerate("abcb")]
+    with NdjsonSink(tmp_path / "a.ndjson") as sink:
+        first = sink.write(alerts[:1])
+        second = sink.write_lines([(str(alert["kibana.alert.uuid"]), dumps_alert(alert)) for alert in alerts])
+    assert (first.written, second.written, second.duplicates) == (1, 2, 2)
+    assert (tmp_path / "a.ndjson").read_bytes() == b"".join(dumps_alert(alert) for alert in alerts[:3])
+
+
 def test_a_failed_run_leaves_the_previous_file_and_no_temporary(tmp_path: Path) -> None:
     target = tmp_path / "alerts.ndjson"
     target.write_bytes(b"previous\n")

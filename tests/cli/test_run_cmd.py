@@ -195,3 +195,86 @@ def test_workers_write_the_same_alerts(demo: tuple[Path, list[tuple[str, str]], 
                      str(demo[0])]) == 0
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1] and outputs[0].count(b"\n") >= 3
+
+
+def _pool_rules(tmp_path: Path) -> Path:
+    rules = tmp_path / "rules.ndjson"
+    common = {"description": "d", "type": "eql", "language": "eql", "risk_score": 1, "severity": "low"}
+    rules.write_text("".join(json.dumps(dict(common, rule_id=name, name=name, query=query)) + "\n" for name, query in (
+        ("Process", "process where true"),  # an event rule: hits read from the candidate files when asked
+        ("Network", "network where true"))))
+    return rules
+
+
+@pytest.mark.parametrize("output", ["file", "store", "table", "stdout"])
+def test_alerts_built_in_worker_processes_are_those_one_process_builds(
+        output: str, demo: tuple[Path, list[tuple[str, str]], list[object]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from eqlite.cli import alert_pool, run_cmd
+
+    monkeypatch.setattr(run_cmd, "PARALLEL_MIN_HITS", 1)
+    monkeypatch.setattr(alert_pool, "POOL_BATCH", 7)
+    monkeypatch.setattr(run_cmd, "TABLE_ROWS", 5)
+    built: list[int] = []  # the alerts of each batch built by worker processes
+    real_batches = alert_pool.built_batches
+
+    def batches(*args: object, **kwargs: object) -> object:
+        for batch in real_batches(*args, **kwargs):  # type: ignore[arg-type]
+            built.append(len(batch.uuids))
+            yield batch
+
+    monkeypatch.setattr(run_cmd, "built_batches", batches)
+    rules = _pool_rules(tmp_path)
+    results = []
+    for workers in ("1", "2"):
+        target = {"file": ["--no-store", "--alerts", str(tmp_path / f"{workers}.ndjson")],
+                  "store": ["--store", str(tmp_path / f"{workers}.db"), "--alerts", str(tmp_path / f"{workers}.db")],
+                  "table": ["--no-store", "--format", "table"],
+                  "stdout": ["--no-store", "--format", "ndjson", "--alerts", "-"]}[output]
+        code = main(["run", "--rules", "builtin", "--rules", str(rules), "--workers", workers, "--now", NOW,
+                     *target, str(demo[0])])
+        captured = capsys.readouterr()
+        summary = [line for line in captured.err.splitlines() if "events in" not in line]
+        if output == "file":
+            kept: object = (tmp_path / f"{workers}.ndjson").read_bytes()
+        elif output == "store":
+            with sqlite3.connect(tmp_path / f"{workers}.db") as db:
+                kept = (db.execute("SELECT * FROM alerts ORDER BY rowid").fetchall(),
+                        db.execute("SELECT * FROM rule_values ORDER BY digest").fetchall())
+        else:
+            kept = captured.out
+        results.append((code, kept, summary))
+        if workers == "1":
+            assert not built  # one process: no pool
+    assert built and sum(built) > 100  # the second run built its alerts in worker processes
+    assert results[0] == results[1]
+    assert results[0][0] == 0
+    if output == "table":  # the shown sequence shells come with their building blocks
+        assert "└ " in str(results[0][1])
+
+
+def test_an_error_in_a_worker_process_stops_the_run_and_publishes_nothing(
+        demo: tuple[Path, list[tuple[str, str]], list[object]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from eqlite.alerts import AlertBuilder
+    from eqlite.cli import run_cmd
+
+    monkeypatch.setattr(run_cmd, "PARALLEL_MIN_HITS", 1)
+    parent = os.getpid()
+
+    def fail(self: AlertBuilder, hits: object) -> object:
+        raise RuntimeError(f"cannot build, in process {os.getpid()}")
+
+    monkeypatch.setattr(AlertBuilder, "build_all", fail)
+    target = tmp_path / "alerts.ndjson"
+    target.write_bytes(b"previous\n")
+    with pytest.raises(RuntimeError, match="cannot build, in process") as raised:
+        main(["run", "--rules", str(_pool_rules(tmp_path)), "--workers", "2", "--no-store", "--quiet",
+              "--alerts", str(target), "--now", NOW, str(demo[0])])
+    assert str(parent) not in str(raised.value)  # raised in a worker, given back to the parent
+    assert target.read_bytes() == b"previous\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["alerts.ndjson", "rules.ndjson"]

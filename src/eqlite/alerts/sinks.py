@@ -103,6 +103,20 @@ class NdjsonSink:
                 continue
             self._seen.add(uuid)
             lines.append(dumps_alert(alert))
+        return self._emit(lines, duplicates)
+
+    def write_lines(self, written: Sequence[tuple[str, bytes]]) -> WriteResult:
+        """:meth:`write` for alerts already written as lines by :func:`dumps_alert`: (id, line) pairs."""
+        if self._closed:
+            raise AlertOutputError("sink is closed", self.path)
+        lines = []
+        for uuid, line in written:
+            if uuid not in self._seen:
+                self._seen.add(uuid)
+                lines.append(line)
+        return self._emit(lines, len(written) - len(lines))
+
+    def _emit(self, lines: list[bytes], duplicates: int) -> WriteResult:
         try:
             self._out.write(b"".join(lines))
             if self._temp is None:

@@ -304,9 +304,13 @@ class AlertStore:
                 (nothing of the batch is stored).
             AlertStoreError: the database refused the write (nothing of the batch is stored).
         """
+        return self.write_rows(*store_rows(alerts), also=also)
+
+    def write_rows(self, rows: Sequence[tuple[Any, ...]], rule_values: Sequence[tuple[str, str]], *,
+                   also: Callable[[sqlite3.Connection], None] | None = None) -> WriteResult:
+        """:meth:`write` for a batch already made into rows by :func:`store_rows` (in another process, say)."""
         if self.readonly:
             raise AlertStoreError("opened read-only", self.path)
-        rows, rule_values = _rows(alerts)
         try:
             with _transaction(self._db):
                 self._db.executemany(_INSERT_VALUES, rule_values)
@@ -460,7 +464,7 @@ def _split_rule_values(alert: Mapping[str, Any]) -> tuple[dict[str, Any], dict[s
 _RULE_KEYS: dict[str, bool] = {}  # whether a top-level key holds a rule's value, by key
 
 
-def _rows(alerts: Sequence[Mapping[str, Any]]) -> tuple[list[tuple[Any, ...]], list[tuple[str, str]]]:
+def store_rows(alerts: Sequence[Mapping[str, Any]]) -> tuple[list[tuple[Any, ...]], list[tuple[str, str]]]:
     """Table rows of a batch, checked before anything is written, and the rule values they refer to.
 
     An alert's document is stored without its rule's values, which are kept once in

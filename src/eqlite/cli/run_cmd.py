@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from tqdm import tqdm
 
 from eqlite.alerts import (
@@ -36,6 +37,7 @@ from eqlite.alerts import (
     dumps_alert,
     open_sink,
 )
+from eqlite.cli.alert_pool import PARALLEL_MIN_HITS, BuiltBatch, built_batches, can_fork
 from eqlite.cli.alerts_cmd import write_alert_table
 from eqlite.cli.convert_cmd import summary as source_summary
 from eqlite.cli.executions_cmd import time_zone, write_log_table
@@ -192,13 +194,20 @@ def alert_batches(rule_run: RuleRun, now: dt.datetime, summary: RuleSummary,
                     if event.raw is not None or event.locator is not None:
                         event.source = {}  # read again should a later hit share the event
         yield alerts
+    summary.detail = _notes(rule_run)
+
+
+def _notes(rule_run: RuleRun) -> str:
+    """What the summary says of a rule's run beside its counts."""
+    if rule_run.result is None:
+        return ""
     stats = rule_run.result.stats
     notes = []
     if stats.script_errors:
         notes.append(f"{stats.script_errors} script errors ({stats.last_script_error})")
     if stats.matcher is not None and stats.matcher.cap_hit:
         notes.append(f"sequence state cap hit: {stats.matcher.dropped_by_cap} partials dropped")
-    summary.detail = "; ".join(notes)
+    return "; ".join(notes)
 
 
 def summarize(rule_run: RuleRun, now: dt.datetime) -> tuple[RuleSummary, list[Alert]]:
@@ -264,6 +273,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     runs: Iterable[RuleRun]
     hydrate: Hydrate | None
+    fast: FastExecution | None = None
     progress = tqdm(total=None, unit=" events", disable=True if args.quiet else None, file=sys.stderr,
                     mininterval=0.5, smoothing=0.1, desc="eqlite run")
     try:
@@ -288,13 +298,24 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     outcome = Outcome()
+    pool_workers = args.workers if args.engine == "fast" and args.workers > 1 and can_fork() else 1
     try:
         with AlertWriter(args) as writer:
             for rule_run in runs:
                 summary = RuleSummary(rule_run.rule, rule_run.status, rule_run.error or "", rule_run.events_seen)
                 outcome.rules.append(summary)
-                for alerts in alert_batches(rule_run, now, summary, hydrate):
-                    writer.write(alerts)
+                if (pool_workers > 1 and fast is not None and rule_run.result is not None
+                        and len(rule_run.result.hits) >= PARALLEL_MIN_HITS):
+                    summary.matches = len(rule_run.result.hits)
+                    builder = AlertBuilder(rule_run.rule, now=now)
+                    for built in built_batches(rule_run.result.hits, builder, fast.hydrate, fast.reopen_readers,
+                                               pool_workers, rows=writer.needs_rows):
+                        writer.write_built(built)
+                        summary.alerts += len(built.uuids)
+                    summary.detail = _notes(rule_run)
+                else:
+                    for alerts in alert_batches(rule_run, now, summary, hydrate):
+                        writer.write(alerts)
                 rule_run.result = None  # written: one rule's results in memory at a time
             results = writer.results
     except (AlertOutputError, EqliteError) as error:
@@ -348,6 +369,42 @@ class AlertWriter:
                 elif len(self.table) < TABLE_ROWS:
                     self.table.append(alert)
                     self.table_blocks[str(alert.get("kibana.alert.uuid"))] = []
+                else:
+                    self.not_shown += 1
+
+    @property
+    def needs_rows(self) -> bool:
+        """Whether alerts built elsewhere must come with the store's rows (see :meth:`write_built`)."""
+        return self.store is not None or isinstance(self.sink, AlertStore)
+
+    def write_built(self, built: BuiltBatch) -> None:
+        """:meth:`write` for alerts built in worker processes (see :mod:`eqlite.cli.alert_pool`)."""
+        if not built.uuids:
+            return
+        if self.store is not None:
+            assert built.rows is not None, "the store's rows were not asked for"
+            self._add("store", self.store.write_rows(*built.rows))
+        if isinstance(self.sink, NdjsonSink):
+            self._add("file", self.sink.write_lines(list(zip(built.uuids, built.lines, strict=True))))
+        elif isinstance(self.sink, AlertStore):
+            assert built.rows is not None, "the store's rows were not asked for"
+            self._add("file", self.sink.write_rows(*built.rows))
+        elif self.sink is not None:
+            self._add("file", self.sink.write([orjson.loads(line) for line in built.lines]))
+        if self.ndjson_stdout:
+            out = sys.stdout.buffer
+            out.write(b"".join(built.lines))
+            out.flush()
+        elif self.stdout_format == "table":
+            # as write() does, parsing again only the alerts the table shows
+            for uuid, line, (group, building_block) in zip(built.uuids, built.lines, built.groups, strict=True):
+                if building_block:
+                    blocks = self.table_blocks.get(str(group))
+                    if blocks is not None:
+                        blocks.append(orjson.loads(line))
+                elif len(self.table) < TABLE_ROWS:
+                    self.table.append(orjson.loads(line))
+                    self.table_blocks[uuid] = []
                 else:
                     self.not_shown += 1
 

@@ -1063,6 +1063,11 @@ class FastExecution:
             for event in hit_events(hit):
                 hydrate(event, self._readers, source_of)
 
+    def reopen_readers(self) -> None:
+        """In a forked process: read lines back through files of its own, not the parent's open ones
+        (whose position they share). Candidates are read with ``os.pread``, which needs no such care."""
+        self._readers = {}
+
     def _finish_rule(self, rule: _FastRule, streamed: bool = False) -> None:
         rule.stats.candidates = len(rule.candidates)
         rule.stats.documents = self.stats.lines
