@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,17 +58,20 @@ def _start() -> None:
     _JOB[0].reopen()  # the worker's own file handles, for reading lines back
 
 
+def table_place(alert: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """What the stdout table needs of an alert: its sequence group (``kibana.alert.group.id``), and
+    whether it is one of the group's building blocks (it has a ``kibana.alert.group.index``)."""
+    group = alert.get("kibana.alert.group.id")
+    return None if group is None else str(group), alert.get("kibana.alert.group.index") is not None
+
+
 def _build(bounds: tuple[int, int]) -> BuiltBatch:
     job = _JOB[0]
     hits = job.hits[bounds[0]:bounds[1]]
     job.hydrate(hits)
     alerts = job.builder.build_all(hits)
-    groups = []
-    for alert in alerts:
-        group = alert.get("kibana.alert.group.id")
-        groups.append((None if group is None else str(group), alert.get("kibana.alert.group.index") is not None))
-    return BuiltBatch([alert_uuid(alert) for alert in alerts], [dumps_alert(alert) for alert in alerts], groups,
-                      store_rows(alerts) if job.rows else None)
+    return BuiltBatch([alert_uuid(alert) for alert in alerts], [dumps_alert(alert) for alert in alerts],
+                      [table_place(alert) for alert in alerts], store_rows(alerts) if job.rows else None)
 
 
 def built_batches(hits: Sequence[Hit], builder: AlertBuilder, hydrate: Hydrate, reopen: Callable[[], None],

@@ -18,7 +18,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,14 +37,14 @@ from eqlite.alerts import (
     dumps_alert,
     open_sink,
 )
-from eqlite.cli.alert_pool import PARALLEL_MIN_HITS, BuiltBatch, built_batches, can_fork
+from eqlite.cli.alert_pool import PARALLEL_MIN_HITS, BuiltBatch, Hydrate, built_batches, can_fork, table_place
 from eqlite.cli.alerts_cmd import write_alert_table
 from eqlite.cli.convert_cmd import summary as source_summary
 from eqlite.cli.executions_cmd import time_zone, write_log_table
 from eqlite.cli.output import table
 from eqlite.errors import EqliteError
 from eqlite.rules import Rule, load_builtin_rules, load_rules
-from eqlite.runtime.search import Hit, hit_events
+from eqlite.runtime.search import hit_events
 from eqlite.scheduler.datemath import TimeError, display, parse_duration, parse_instant
 from eqlite.scheduler.executor import Execution, RuleRun
 from eqlite.scheduler.fast import FastExecution, read_sample, run_paths, settle_for_run
@@ -166,7 +166,6 @@ class Outcome:
 
 
 ALERT_BATCH = 1000
-Hydrate = Callable[[Sequence[Hit]], None]
 
 
 def alert_batches(rule_run: RuleRun, now: dt.datetime, summary: RuleSummary,
@@ -298,18 +297,18 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     outcome = Outcome()
-    pool_workers = args.workers if args.engine == "fast" and args.workers > 1 and can_fork() else 1
+    pooled = fast if fast is not None and args.workers > 1 and can_fork() else None  # (see alert_pool)
     try:
         with AlertWriter(args) as writer:
             for rule_run in runs:
                 summary = RuleSummary(rule_run.rule, rule_run.status, rule_run.error or "", rule_run.events_seen)
                 outcome.rules.append(summary)
-                if (pool_workers > 1 and fast is not None and rule_run.result is not None
+                if (pooled is not None and rule_run.result is not None
                         and len(rule_run.result.hits) >= PARALLEL_MIN_HITS):
                     summary.matches = len(rule_run.result.hits)
                     builder = AlertBuilder(rule_run.rule, now=now)
-                    for built in built_batches(rule_run.result.hits, builder, fast.hydrate, fast.reopen_readers,
-                                               pool_workers, rows=writer.needs_rows):
+                    for built in built_batches(rule_run.result.hits, builder, pooled.hydrate, pooled.reopen_readers,
+                                               args.workers, rows=writer.needs_rows):
                         writer.write_built(built)
                         summary.alerts += len(built.uuids)
                     summary.detail = _notes(rule_run)
@@ -362,15 +361,7 @@ class AlertWriter:
             out.flush()
         elif self.stdout_format == "table":
             for alert in alerts:
-                if alert.get("kibana.alert.group.index") is not None:
-                    blocks = self.table_blocks.get(str(alert.get("kibana.alert.group.id")))
-                    if blocks is not None:
-                        blocks.append(alert)
-                elif len(self.table) < TABLE_ROWS:
-                    self.table.append(alert)
-                    self.table_blocks[str(alert.get("kibana.alert.uuid"))] = []
-                else:
-                    self.not_shown += 1
+                self._tabulate(str(alert.get("kibana.alert.uuid")), *table_place(alert), alert)
 
     @property
     def needs_rows(self) -> bool:
@@ -395,18 +386,23 @@ class AlertWriter:
             out = sys.stdout.buffer
             out.write(b"".join(built.lines))
             out.flush()
-        elif self.stdout_format == "table":
-            # as write() does, parsing again only the alerts the table shows
+        elif self.stdout_format == "table":  # only the alerts the table shows are parsed again
             for uuid, line, (group, building_block) in zip(built.uuids, built.lines, built.groups, strict=True):
-                if building_block:
-                    blocks = self.table_blocks.get(str(group))
-                    if blocks is not None:
-                        blocks.append(orjson.loads(line))
-                elif len(self.table) < TABLE_ROWS:
-                    self.table.append(orjson.loads(line))
-                    self.table_blocks[uuid] = []
-                else:
-                    self.not_shown += 1
+                self._tabulate(uuid, group, building_block, line)
+
+    def _tabulate(self, uuid: str, group: str | None, building_block: bool, document: Alert | bytes) -> None:
+        """Place an alert in the stdout table: an event alert or a sequence shell while there is room,
+        a building block under its shell when the shell is shown. ``document`` is the alert, or its
+        NDJSON line, parsed only if the table shows it."""
+        if building_block:
+            blocks = self.table_blocks.get(str(group))
+            if blocks is not None:
+                blocks.append(_parsed(document))
+        elif len(self.table) < TABLE_ROWS:
+            self.table.append(_parsed(document))
+            self.table_blocks[uuid] = []
+        else:
+            self.not_shown += 1
 
     def _add(self, target: str, result: WriteResult) -> None:
         before = self.results.get(target, WriteResult(0, 0))
@@ -428,6 +424,13 @@ class AlertWriter:
         if kind is None and self.not_shown:
             print(f"eqlite run: {self.not_shown} more alerts not shown; see 'eqlite alerts list', or use "
                   f"--format ndjson or --alerts FILE", file=sys.stderr)
+
+
+def _parsed(document: Alert | bytes) -> Alert:
+    if isinstance(document, bytes):
+        parsed: Alert = orjson.loads(document)
+        return parsed
+    return document
 
 
 def _report_rule_errors(runs: Sequence[RuleRun]) -> None:

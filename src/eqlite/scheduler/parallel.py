@@ -46,9 +46,9 @@ class Range:
 
 def split(path: str, workers: int, range_bytes: int | None = None, tail_bytes: int | None = None) -> list[Range]:
     """Cut a file at line ends into ranges of about ``range_bytes`` (one per worker at least, unless long
-    lines span the cuts), the last
-    ones smaller: each a share of what is left, down to ``tail_bytes``, so that the workers finish
-    at about the same time rather than one waiting for the other's last full range.
+    lines span the cuts), the last ones smaller: each a share of what is left, down to ``tail_bytes``,
+    so that the workers finish at about the same time rather than one waiting for the other's last
+    full range.
 
     >>> import tempfile, os
     >>> with tempfile.NamedTemporaryFile(delete=False) as f:
