@@ -170,17 +170,12 @@ class Backlog:
         self.noted_in = None
 
     def add(self, position: int, line: int, offset: int, path: str, index: str | None, stages: int) -> None:
-        segments = self.segments
-        if (not segments or segments[-1][3] != position - line or segments[-1][1] != path
-                or segments[-1][2] != index):
-            segments.append((len(self.entries_), path, index, position - line))
-            self.noted_in = None
-        self.entries_.append(position | stages << _STAGE_SHIFT)
-        self.offsets.append(offset)
+        """Note the line at ``position`` (line number ``line``, byte ``offset`` of ``path``) for ``stages``."""
+        self.note(position | stages << _STAGE_SHIFT, offset, (path, index, position - line))
 
     def note(self, entry: int, offset: int, where: tuple[str, str | None, int]) -> None:
         """:meth:`add` for the feed's hot path: ``entry`` is ``position | stages << 40``, and ``where``
-        is (path, index, position - line), the same object for as long as it does not change."""
+        is (path, index, position - line), best the same object for as long as it does not change."""
         if where is not self.noted_in:
             path, index, delta = where
             segments = self.segments
