@@ -3,7 +3,8 @@
 Files come from :func:`eqlite.demo.write_ndjson` with :meth:`eqlite.demo.DemoConfig.scalable`:
 Elastic-Endpoint-shaped Windows events (about 1.6 KB a line) in ``@timestamp`` order, with
 planted chains for the seed rule and a ground-truth manifest beside the file. A cached file is
-reused while its sidecar ``.meta.json`` still describes the same generator configuration.
+reused while its sidecar ``.meta.json`` still describes the same generator configuration and
+revision of the documents (:data:`eqlite.demo.DOCUMENTS_REVISION`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from eqlite.demo import DemoConfig, write_ndjson
+from eqlite.demo import DOCUMENTS_REVISION, DemoConfig, write_ndjson
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 BYTES_PER_EVENT = 1_600  # measured on the generator's output; used for the disk-space check only
@@ -61,7 +62,8 @@ def fingerprint(events: int, seed: int) -> dict[str, Any]:
     >>> fingerprint(5000, 1)["config"].startswith("DemoConfig(seed=1, events=5000")
     True
     """
-    return {"config": repr(DemoConfig.scalable(events, seed=seed)), "eqlite": version("eqlite")}
+    return {"config": repr(DemoConfig.scalable(events, seed=seed)), "documents": DOCUMENTS_REVISION,
+            "eqlite": version("eqlite")}
 
 
 def _meta_path(path: Path) -> Path:

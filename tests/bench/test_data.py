@@ -28,3 +28,8 @@ def test_stale_file_is_regenerated(tmp_path: Path) -> None:
     meta.write_bytes(orjson.dumps(stale))
     assert ensure_data(4_000, 2, tmp_path, log=messages.append) == first
     assert len(messages) == 2
+    older = orjson.loads(meta.read_bytes())
+    older["fingerprint"]["documents"] -= 1  # made by an older generator: same configuration, other documents
+    meta.write_bytes(orjson.dumps(older))
+    assert ensure_data(4_000, 2, tmp_path, log=messages.append) == first
+    assert len(messages) == 3

@@ -112,6 +112,25 @@ def test_process_starts_carry_full_lineage(small: Any) -> None:
         assert process["parent"]["entity_id"] == process["Ext"]["ancestry"][0]
 
 
+
+ARCHIVE_MAGIC = ("504b03", "1f8b", "377abcaf271c", "526172211a07")  # ZIP, gzip, 7-Zip, RAR
+
+
+def test_file_events_carry_the_signer_and_headers_that_fit_the_file(small: Any) -> None:
+    # Rules read both (a building block alerts on archives written by unsigned processes):
+    # a ZIP header on every file made 12.7% of the benchmark's events alert.
+    files = [doc for doc in small.docs if doc["event"]["category"] == ["file"]]
+    assert files
+    archives = 0
+    for doc in files:
+        assert doc["process"]["code_signature"]["trusted"] is True
+        header = doc["file"]["Ext"]["header_bytes"]
+        assert len(header) % 2 == 0 and int(header, 16) >= 0
+        archive = header.startswith(ARCHIVE_MAGIC)
+        assert archive == (doc["file"].get("extension") in ("docx", "xlsx", "pptx")), doc["file"]
+        archives += archive
+    assert 0 < archives < len(files)
+
 def test_hits_follow_data_streams(small: Any) -> None:
     for doc in small.docs[:500]:
         hit = to_hit(doc)

@@ -94,9 +94,9 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-# Corpus rules that fire on the generated data (discovery commands, archives written by unsigned
-# processes, the MMC20 chains), so that differential tests compare real hits.
-FIRING = ("79124edf-30a8-4d48-95c4-11522cad94b1", "e0881d20-54ac-457f-8733-fe0bc5d44c55",
+# Corpus rules that fire on the generated data (discovery commands, the MMC20 chains), so that
+# differential tests compare real hits.
+FIRING = ("e0881d20-54ac-457f-8733-fe0bc5d44c55",
           "c4e9ed3e-55a2-4309-a012-bc3c78dad10a", "51176ed2-2d90-49f2-9f3d-17196428b169",
           "4982ac3e-d0ee-4818-b95d-d9522d689259", "089db1af-740d-4d84-9a5b-babd6de143b0")
 
@@ -144,7 +144,7 @@ def test_unsorted_input_and_spilled_candidates_agree(small_demo_file: Path, tmp_
     rules = _corpus_rules(120)
     reference = _reference(rules, Schema.ecs(), small_demo_file)
     budget = fast_module.Budget
-    monkeypatch.setattr(fast_module, "Budget", lambda: budget(limit=61))
+    monkeypatch.setattr(fast_module, "Budget", lambda: budget(limit=8))  # the data hold about 50 candidates
     fast = _fast(rules, Schema.ecs(), shuffled)
     assert _LAST_BUDGET_SPILLS[-1] > 10
     for ours, theirs in zip(fast, reference, strict=True):
@@ -452,7 +452,7 @@ def test_streamed_hits_read_in_batches_match_the_reference(small_demo_file: Path
     rules = _corpus_rules(120)
     reference = _reference(rules, Schema.ecs(), small_demo_file)
     budget = fast_module.Budget
-    monkeypatch.setattr(fast_module, "Budget", lambda: budget(limit=61))
+    monkeypatch.setattr(fast_module, "Budget", lambda: budget(limit=8))  # the data hold about 50 candidates
     execution = FastExecution(rules, Schema.ecs(), read_sample([str(small_demo_file)]))
     run_paths(execution, [str(small_demo_file)], SourceStats())
     assert execution.budget.spills > 10

@@ -11,12 +11,20 @@ with a ground-truth manifest that says what a correct engine must report.
 ('endpoint', 'event')
 """
 
+from typing import Final
+
 from eqlite.demo.config import DemoConfig
 from eqlite.demo.generator import DemoRun, generate_events, ground_truth, to_hit, write_ndjson
 from eqlite.demo.manifest import GroundTruth, PlantedChain
 from eqlite.demo.variants import KINDS, ChainVariant
 
+# Bumped whenever the same configuration generates different documents, so that files generated
+# and cached by an older generator (the benchmark's) are made again. 2: file events carry the
+# acting process's signature, and header bytes that fit the file's type.
+DOCUMENTS_REVISION: Final = 2
+
 __all__ = [
+    "DOCUMENTS_REVISION",
     "KINDS",
     "ChainVariant",
     "DemoConfig",

@@ -23,6 +23,22 @@ _FILE_TYPES = {
     "rename": "change",
     "overwrite": "change",
 }
+# The first bytes of a file, as Endpoint reports them (``file.Ext.header_bytes``), by extension: Office
+# Open XML files are ZIP archives, MSI files and Office temporary files OLE compound files, and so on.
+# Files without an extension here (caches, Defender's history) hold data of their own format.
+_HEADER_BYTES = {
+    "docx": "504b0304140006000800000021",
+    "xlsx": "504b0304140006000800000021",
+    "pptx": "504b0304140006000800000021",
+    "pdf": "255044462d312e370d0a25b5b5b5b50d",
+    "txt": "4d656574696e67206e6f7465730d0a2d",
+    "log": "fffe2a002a002a002a002a0020004d00",
+    "tmp": "d0cf11e0a1b11ae10000000000000000",
+    "msi": "d0cf11e0a1b11ae10000000000000000",
+    "lnk": "4c0000000114020000000000c0000000",
+    "bin": "0300000018000000a861000000000000",
+}
+_OTHER_HEADER_BYTES = "0800000001000000e4040000a8000000"
 _PROTOCOLS = {53: "dns", 80: "http", 443: "https", 445: "smb", 135: "dcerpc", 3389: "rdp", 1433: "tds"}
 
 
@@ -145,7 +161,8 @@ class DocFactory:
         directory, _, name = path.rpartition("\\")
         _, dot, extension = name.rpartition(".")
         block: dict[str, Any] = {
-            "Ext": {"header_bytes": "504b0304140006000800000021", "original": {"name": name}},
+            "Ext": {"header_bytes": _HEADER_BYTES.get(extension.lower() if dot else "", _OTHER_HEADER_BYTES),
+                    "original": {"name": name}},
             "directory": directory,
             "name": name,
             "path": path,
@@ -153,7 +170,8 @@ class DocFactory:
         if dot:
             block["extension"] = extension
         doc["file"] = block
-        doc["process"] = _short_process(proc)
+        # Endpoint's file events carry the acting process's signature (rules read it there)
+        doc["process"] = {**_short_process(proc), "code_signature": _signature(proc.image)}
         doc["user"] = proc.user.ecs()
         return doc
 
