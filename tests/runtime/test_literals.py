@@ -33,6 +33,35 @@ def test_engines_agree_on_ends_and_ids(engine: str, monkeypatch: pytest.MonkeyPa
     assert scanner.ends_and_shape(BLOCK)[1] is (engine == "hyperscan")
 
 
+VALUE_LINES = [
+    (b'{"event": {"category": ["PROCESS"]}}', True),
+    (b'{"event": {"category": [ "network", "process" ], "kind": "event"}}', True),
+    (b'{"event": {"category": "process" }}', True),
+    (b'{"a": "process", "b": 1}', True),
+    (b'{"process": {"name": "x"}}', False),  # a key
+    (b'{"a": "processes"}', False),
+    (b'{"a": "a process"}', False),
+]
+
+
+@pytest.mark.parametrize("engine", ["hyperscan", "aho-corasick"])
+def test_values_are_found_as_whole_string_values(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values take the ids after the literals'. Hyperscan finds them only as values; the fallback finds the
+    quoted text, keys too (never less than the values present). Neither counts them as literal ends, nor
+    as breaks in the lines' shape."""
+    if engine == "aho-corasick":
+        monkeypatch.setattr(literals, "_hyperscan", None)
+    elif literals._hyperscan is None:
+        pytest.skip("Hyperscan is not installed on this platform")
+    scanner = LiteralScanner(["kind"], values=["process", "dns"])
+    for line, holds in VALUE_LINES:
+        found = scanner.scan(line)
+        assert (1 in found) == (holds or (engine == "aho-corasick" and b'"process"' in line.lower())), line
+        assert 2 not in found
+    block = b"\n".join(line for line, _ in VALUE_LINES) + b"\n"
+    assert scanner.ends_and_shape(block) == ([block.index(b"kind") + 4], engine == "hyperscan")
+
+
 def _every_end(block: bytes, words: list[str]) -> list[int]:
     """End offsets of every occurrence of every word, ignoring ASCII case, overlapping ones too."""
     text = block.lower()

@@ -140,6 +140,17 @@ def _may_end_unquoted(run: str) -> bool:
     return run[-1] in "0123456789" or any(word.endswith(run) for word in _JSON_WORDS)
 
 
+def always_quoted(text: str) -> bool:
+    """Whether every usual JSON encoding writes a string value ``text`` as it is, in quotes: so that a
+    line without ``"text"`` (in some case) has no such value.
+
+    >>> always_quoted("process"), always_quoted("élan"), always_quoted("a/b"), always_quoted("123"), always_quoted("")
+    (True, False, False, False, False)
+    """
+    return (_SAFE_RUN.fullmatch(text) is not None and not _may_start_unquoted(text)
+            and not _may_end_unquoted(text))
+
+
 def value_runs(text: str, starts: bool = True, ends: bool = True) -> list[str]:
     """The literals a JSON string value must contain when it is ``text`` (or starts / ends with it).
 

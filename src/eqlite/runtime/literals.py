@@ -127,8 +127,12 @@ class LiteralScanner:
     [3]
     """
 
-    def __init__(self, literals: Sequence[str]) -> None:
+    def __init__(self, literals: Sequence[str], values: Sequence[str] = ()) -> None:
         self.literals = [literal.lower() for literal in literals]
+        # String values: id len(literals) + i when ``values[i]`` may occur as a whole JSON string value
+        # of the line (Hyperscan: quoted and followed by what follows a value; else quoted, which
+        # keys match too). A value written with escapes is not seen, as for literals.
+        self.values = [value.lower() for value in values]
         self._engine = "none"
         self._database: Any = None
         self._shape_match: Any = None
@@ -141,7 +145,7 @@ class LiteralScanner:
             append(identifier)
 
         self._on_match = on_match
-        if not self.literals:
+        if not self.literals and not self.values:
             return
         if _hyperscan is not None:
             self._engine = "hyperscan"
@@ -153,11 +157,15 @@ class LiteralScanner:
             automaton = ahocorasick.Automaton()
             for number, literal in enumerate(self.literals):
                 automaton.add_word(_as_bytes_text(literal), number)
+            for number, value in enumerate(self.values, start=len(self.literals)):
+                automaton.add_word(_as_bytes_text(_quoted(value)), number)
             automaton.make_automaton()
             self._automaton = automaton
 
     def _compile(self, flags: int, extra: Sequence[bytes] = ()) -> Any:
-        expressions = [re.escape(literal).encode("utf-8") for literal in self.literals] + list(extra)
+        expressions = ([re.escape(literal).encode("utf-8") for literal in self.literals]
+                       + [re.escape(_quoted(value)).encode("utf-8") + rb"\s*[,\]}]" for value in self.values]
+                       + list(extra))
         kept_at = _database_file(expressions, flags)
         cached = _cached_database(kept_at)
         if cached is not None:
@@ -192,18 +200,20 @@ class LiteralScanner:
                 return [], False
             # ASCII lower-casing keeps byte offsets (a UTF-8 decode would not).
             text = block.lower().decode("latin-1")
-            return [end + 1 for end, _ in self._automaton.iter(text)], False
+            literals = len(self.literals)
+            return [end + 1 for end, number in self._automaton.iter(text) if number < literals], False
         if self._shape_match is None:
             self._shape_match = self._compile(_hyperscan.HS_FLAG_CASELESS, _SHAPE_BREAKS)
         found: list[int] = []
         append = found.append
         literals = len(self.literals)
+        breaks = literals + len(self.values)  # the shape breaks' first id
         broken: list[int] = []
 
         def on_match(identifier: int, start: int, end: int, flags: int, context: Any) -> None:
             if identifier < literals:
                 append(end)
-            else:
+            elif identifier >= breaks:
                 broken.append(end)
 
         self._shape_match.scan(block, match_event_handler=on_match)
@@ -231,6 +241,11 @@ class LiteralScanner:
             # as Hyperscan does: ASCII case only, other bytes as they are
             return frozenset(number for _, number in self._automaton.iter(line.lower().decode("latin-1")))
         return frozenset()
+
+
+def _quoted(value: str) -> str:
+    """A string value as a JSON encoder writes it, quotes included (``\\`` and ``"`` escaped)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _as_bytes_text(literal: str) -> str:

@@ -16,6 +16,8 @@ to the reference engine's, which the differential tests check.
 
 A sequence rule's broad stages wait for its most selective one (:class:`Backlog`): until that
 stage matches, the lines they would be tried on are only noted, and read again if it ever does.
+A line on which every stage that could apply waits this way is noted without being parsed: its
+literals, and the category values the same scan finds in it, say which stages could apply.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import orjson
 
 from eqlite.errors import QueryError
 from eqlite.plan import ir
-from eqlite.plan.prefilter import Requirement, candidate_literals, key_literals, requirement
+from eqlite.plan.prefilter import Requirement, always_quoted, candidate_literals, key_literals, requirement
 from eqlite.plan.query import EventPlan, SequencePlan
 from eqlite.rules import Rule
 from eqlite.runtime.access import CachingReaders, EventView
@@ -92,16 +94,20 @@ STAGES_FOUND_KEPT = 8_192  # sets of literals found in lines whose triggered sta
 
 
 class _Stages(dict[int, frozenset[int]]):
-    """The stages a set of literals triggers, by rule; with their runners, by index (see _triggered_runner)."""
+    """The stages a set of literals triggers, by rule; with their runners, by index (see _triggered_runner),
+    and the notes of a line that holds them and needs nothing else (see FastExecution._notes_only)."""
 
-    __slots__ = ("runners",)
+    __slots__ = ("notes", "runners")
 
-    def __init__(self, stages: Mapping[int, frozenset[int]]) -> None:
+    def __init__(self, stages: Mapping[int, frozenset[int]],
+                 notes: list[tuple[_FastRule, int]] | None = None) -> None:
         super().__init__(stages)
         self.runners: dict[str | None, StageRunner] = {}
+        self.notes = notes
 
 
-_NO_STAGES: Mapping[int, AbstractSet[int]] = _Stages({})
+_NO_STAGES = _Stages({})
+_OBJECT_ENDS = (b"}\n", b"}\r\n", b"}")  # how a line shaped like a JSON object ends (see feed_line)
 
 
 def clauses(pred: ir.Pred, frequency: Any, textual: Any, keys: Any) -> list[Requirement]:
@@ -264,6 +270,7 @@ class FastStats:
     free_stages: int = 0
     deferring_rules: int = 0  # sequence rules whose broad stages wait for their selective one (see Backlog)
     deferred: int = 0  # (rule, line) pairs noted rather than evaluated
+    noted_only: int = 0  # lines noted without being parsed: every stage that could apply to them deferred
     read_again: int = 0  # of which, read again and evaluated
 
 
@@ -406,6 +413,9 @@ class FastExecution:
         self._backlog_readers: dict[str, IO[bytes]] = {}
         self._backlog_file: IO[bytes] | None = None  # notes written out (not in workers: see start_worker)
         self._spills_backlogs = True
+        # the notes of a line in which the scan finds nothing, once planned (see _notes_without_literals)
+        self._empty_notes: list[tuple[_FastRule, int]] | None = None
+        self._empty_planned = False
         self._build_index(sample)
 
     # ------------------------------------------------------------ the rule index
@@ -506,11 +516,16 @@ class FastExecution:
             for text in trigger.literals:
                 triggers[chosen[text]].append((ref[0], ref[1], checks))
         self._literals = sorted(chosen, key=chosen.__getitem__)
-        # check literals (ids past the triggers') trigger nothing
-        self._triggers = [tuple(stages) for stages in triggers] + [()] * (len(self._literals) - trigger_count)
+        # The category values of free stages that the scan can tell a line holds or not (ids past the
+        # literals'): see _notes_only.
+        self._values = sorted({key[1] for key in self._free if key is not None and always_quoted(key[1])})
+        # check literals (ids past the triggers') and values trigger nothing
+        self._triggers = [tuple(stages) for stages in triggers] + [()] * (
+            len(self._literals) - trigger_count + len(self._values))
         if lines:
             self._plan_deferral(shares)
-        self._scanner = LiteralScanner(self._literals)
+        self._value_set = frozenset(self._values)
+        self._scanner = LiteralScanner(self._literals, self._values)
         self._trigger_count = trigger_count
         self._trigger_scanner: LiteralScanner | None = None  # for block scans (see trigger_ends), when first needed
         self.stats.scanner = self._scanner.engine
@@ -573,9 +588,9 @@ class FastExecution:
                 if index is None or not rule.run.patterns or index_matches(rule.run.patterns, index))
         return visible
 
-    def _triggered(self, line: bytes) -> Mapping[int, AbstractSet[int]]:
+    def _triggered(self, line: bytes) -> _Stages:
         """The stages, by rule, whose literals the line holds (shared: never to be changed by the caller)."""
-        if not self._literals:
+        if not self._literals and not self._values:
             return _NO_STAGES
         found = self._scanner.scan(line)
         if not found:
@@ -597,8 +612,42 @@ class FastExecution:
         if len(self._stages_found) >= STAGES_FOUND_KEPT:
             self._stages_found.clear()
             self._triggered_runners = 0
-        result = self._stages_found[found] = _Stages({rule: frozenset(numbers) for rule, numbers in stages.items()})
+        triggered = {rule: frozenset(numbers) for rule, numbers in stages.items()}
+        first_value = len(self._literals)
+        values = frozenset(self._values[number - first_value] for number in found if number >= first_value)
+        result = self._stages_found[found] = _Stages(triggered, self._notes_only(triggered, values))
         return result
+
+    def _notes_only(self, triggered: Mapping[int, AbstractSet[int]],
+                    values: AbstractSet[str]) -> list[tuple[_FastRule, int]] | None:
+        """The notes of a line that triggers ``triggered`` and may hold the category ``values`` (of those
+        the scan tells), when every stage that could apply to it is deferred: then the line is noted
+        without being parsed (see feed_line). None when some stage must be tried now.
+
+        The stages that could apply are those triggered, and the free stages of any category the line
+        may have (it holds the value in quotes, or the scan cannot tell), of every rule: which rules see
+        the line depends on its data stream, unknown unparsed. So this notes lines for rules that may
+        not see them, and deferred lines are checked for that when read again (see _read_backlog).
+        """
+        refs = list(self._free.get(None, ()))
+        for key, free in self._free.items():
+            if key is not None and (key[1] in values or key[1] not in self._value_set):
+                refs.extend(free)
+        refs.extend((rule_number, number) for rule_number, numbers in triggered.items() for number in numbers)
+        bits: dict[int, int] = {}
+        rules = self._rules
+        for rule_number, number in refs:
+            rule = rules[rule_number]
+            if not rule.deferring or number not in rule.deferred_stages:
+                return None
+            bits[rule_number] = bits.get(rule_number, 0) | 1 << number
+        return [(rules[rule_number], stage_bits << _STAGE_SHIFT) for rule_number, stage_bits in bits.items()]
+
+    def _notes_without_literals(self) -> list[tuple[_FastRule, int]] | None:
+        """:meth:`_notes_only` for a line in which the scan found nothing."""
+        if not self._empty_planned:
+            self._empty_notes, self._empty_planned = self._notes_only({}, frozenset()), True
+        return self._empty_notes
 
     @property
     def scans_blocks(self) -> bool:
@@ -657,6 +706,26 @@ class FastExecution:
         if not stages and not self._free:
             self.stats.skipped += 1
             return
+        if offset is not None and position < NOTED_POSITIONS and raw[:1] == b"{" and raw.endswith(_OBJECT_ENDS):
+            notes = stages.notes if stages is not _NO_STAGES else self._notes_without_literals()
+            if notes is not None:
+                # Every stage that could apply is deferred: the line is noted, not parsed (a line shaped
+                # like a JSON object, as lines skipped unread are; it is parsed if it is read again).
+                if not notes:
+                    self.stats.skipped += 1
+                    return
+                where = self._noted_in
+                delta = position - line
+                if where is None or where[2] != delta or where[0] is not path or where[1] != index:
+                    where = self._noted_in = (path, index, delta)
+                for rule, shifted in notes:
+                    rule.backlog.note(position | shifted, offset, where)
+                self._deferred_total += len(notes)
+                self.stats.deferred += len(notes)
+                self.stats.noted_only += 1
+                if self._deferred_total > DEFER_LIMIT:
+                    self._keep_backlogs_within_limit()
+                return
         document = self._parse_object(raw, path, line)
         if document is None:
             return
@@ -674,6 +743,7 @@ class FastExecution:
         self.stats.lines += 1
         position = self._position
         self._position += 1
+        stages: Mapping[int, AbstractSet[int]]
         try:
             stages = self._triggered(orjson.dumps(record.source))
         except TypeError:  # not JSON-serializable as it is: try every stage
@@ -852,14 +922,16 @@ class FastExecution:
                 continue
             source, index, doc_id = unwrap(document, given_index)
             self.stats.read_again += 1
+            event_index = index if index is not None else data_stream_index(source)
+            if rule.number not in self._visible_rules(event_index):
+                continue  # noted unparsed, for every rule whose stages it may meet (see _notes_only)
             view = EventView(source)
             numbers = [number for number in rule.deferred_stages if bits >> number & 1 and filters[number](view)]
             self.stats.evaluated_stages += bits.bit_count()
             if numbers:
                 record_id = doc_id if doc_id is not None else line_id(index or "")
                 self._record(rule, numbers, view, source, position, {},
-                             (index if index is not None else data_stream_index(source), record_id, path, line,
-                              (path, offset)))
+                             (event_index, record_id, path, line, (path, offset)))
 
     def _noting(self, free: StageRunner | None, runner: StageRunner | None) -> Noting | None:
         """The stages the free and triggered runners of an event defer, by rule (None: none)."""
@@ -897,10 +969,11 @@ class FastExecution:
         return runner
 
     def _forget_runners(self) -> None:
-        """Drop the runners, made while rules deferred some of their stages (which they try changes)."""
+        """Drop the runners and notes, made while rules deferred some of their stages (which they try changes)."""
         self._free_runners.clear()
         self._stages_found.clear()
         self._triggered_runners = 0
+        self._empty_planned = False
 
     def _free_runner(self, view: EventView, index: str | None, visible: frozenset[int]) -> StageRunner:
         """What tries the free stages an event meets: those of its categories, of the rules that see its index."""
@@ -997,7 +1070,7 @@ class FastExecution:
             elif len(backlog):
                 self._read_backlog(rule, backlog)
         self._keep_backlogs_within_limit()
-        for name in ("lines", "skipped", "parsed", "evaluated_stages", "deferred", "read_again"):
+        for name in ("lines", "skipped", "parsed", "evaluated_stages", "deferred", "noted_only", "read_again"):
             setattr(self.stats, name, getattr(self.stats, name) + getattr(result.stats, name))
         self.events_without_index += result.events_without_index
         listed_errors = listed_warnings = 0
