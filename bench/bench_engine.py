@@ -34,6 +34,7 @@ from enginebench.report import (
     render_table,
     rule_cost,
     throughput_ratios,
+    work_rows,
 )
 from enginebench.workloads import DEFAULT_RULES_ROOT, WORKLOAD_NAMES, Workload, active_eql_rules, build_workloads
 
@@ -277,6 +278,12 @@ def render(document: dict[str, Any], measurements: list[Measurement]) -> str:
         out += ["", "Cost of more rules: events/s with the seed rule ÷ events/s with the workload", "",
                 render_table(["engine", "workload", "× slower than 1 rule", "× slower, CPU time"],
                              [[c["engine"], c["workload"], c["slowdown"], c["slowdown_cpu"]] for c in costs])]
+    work = work_rows(measurements)
+    if work:
+        out += ["", "Work of the fast path, from its counts (the same from run to run, whatever the machine's "
+                "speed): shares of the lines, and stages tried per line", "",
+                render_table(["engine", "workload", "lines", "parsed %", "noted unparsed %", "skipped unparsed %",
+                              "stages tried per line"], work)]
     out += _results_section(document, measurements)
     rejections = _rejection_summary(measurements)
     if rejections:

@@ -123,6 +123,9 @@ class EqliteFastEngine(Engine):
             "events_without_index": self.execution.events_without_index,
             "source_problems": len(stats.problems),
             "lines": fast.lines, "skipped_unparsed": fast.skipped, "parsed": fast.parsed, "scanner": fast.scanner,
+            # (absent from older commits' statistics)
+            "noted_unparsed": getattr(fast, "noted_only", 0), "evaluated_stages": getattr(fast, "evaluated_stages", 0),
+            "deferred_notes": getattr(fast, "deferred", 0), "read_again": getattr(fast, "read_again", 0),
         })
 
 

@@ -177,6 +177,32 @@ def rule_cost(measurements: Sequence[Measurement], base: str = "seed") -> list[d
     return rows
 
 
+def work_rows(measurements: Sequence[Measurement]) -> list[list[Any]]:
+    """Per fast-path measurement: what it did with the lines, from the counts its best run noted.
+
+    Counts do not move with the machine's speed as times do, so they show a change's effect on the
+    work even when timings cannot (shares of lines in %, stages tried per line).
+
+    >>> notes = {"lines": 200, "parsed": 150, "noted_unparsed": 40, "skipped_unparsed": 10, "evaluated_stages": 300}
+    >>> work_rows([Measurement("fast", "all", 200, [{"run_s": 1, "bytes": 1, "setup_s": 0, "notes": notes}])])
+    [['fast', 'all', 200, 75.0, 20.0, 5.0, 1.5]]
+    """
+    rows = []
+    for measurement in measurements:
+        notes = measurement.best.get("notes") or {}
+        lines = notes.get("lines")
+        if not lines:
+            continue
+
+        def share(key: str, notes: dict[str, Any] = notes, lines: int = lines) -> float | None:
+            return round(100 * notes[key] / lines, 1) if key in notes else None  # (older files lack some)
+
+        stages = notes.get("evaluated_stages")
+        rows.append([measurement.engine, measurement.workload, lines, share("parsed"), share("noted_unparsed"),
+                     share("skipped_unparsed"), round(stages / lines, 2) if stages is not None else None])
+    return rows
+
+
 def disagreements(first: Measurement, second: Measurement) -> dict[str, Any]:
     """Rules both engines ran whose result counts differ, largest differences first.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from enginebench.report import Measurement, disagreements, render_table, rule_cost, throughput_ratios
+from enginebench.report import Measurement, disagreements, render_table, rule_cost, throughput_ratios, work_rows
 
 
 def _run(run_s: float, hits: dict[str, int] | None = None, rejected: dict[str, str] | None = None,
@@ -70,3 +70,15 @@ def test_measurement_round_trips_through_its_dict() -> None:
     assert (again.run_s, again.cpu_s, again.hits, again.peak_rss_mb) == (2.0, 2.0, {"a": 1}, m.peak_rss_mb)
     summary = {key: value for key, value in m.to_dict().items() if key != "runs"}
     assert Measurement.from_dict(summary).events_per_s == m.events_per_s
+
+
+def test_work_rows_come_from_the_best_runs_counts() -> None:
+    slow, fast = _run(2.0), _run(1.0)
+    slow["notes"] = {"lines": 1_000, "parsed": 1_000, "skipped_unparsed": 0, "evaluated_stages": 2_000}
+    fast["notes"] = {"lines": 1_000, "parsed": 700, "skipped_unparsed": 50, "noted_unparsed": 250,
+                     "evaluated_stages": 1_500}
+    older = _run(1.0)
+    older["notes"] = {"lines": 1_000, "parsed": 900, "skipped_unparsed": 100}  # before the counts it lacks
+    rows = work_rows([Measurement("fast", "all", 1_000, [slow, fast]), Measurement("eql", "all", 1_000, [_run(9.0)]),
+                      Measurement("old", "all", 1_000, [older])])
+    assert rows == [["fast", "all", 1_000, 70.0, 25.0, 5.0, 1.5], ["old", "all", 1_000, 90.0, None, 10.0, None]]
