@@ -191,16 +191,17 @@ def work_rows(measurements: Sequence[Measurement]) -> list[list[Any]]:
     for measurement in measurements:
         notes = measurement.best.get("notes") or {}
         lines = notes.get("lines")
-        if not lines:
-            continue
-
-        def share(key: str, notes: dict[str, Any] = notes, lines: int = lines) -> float | None:
-            return round(100 * notes[key] / lines, 1) if key in notes else None  # (older files lack some)
-
-        stages = notes.get("evaluated_stages")
-        rows.append([measurement.engine, measurement.workload, lines, share("parsed"), share("noted_unparsed"),
-                     share("skipped_unparsed"), round(stages / lines, 2) if stages is not None else None])
+        if lines:
+            rows.append([measurement.engine, measurement.workload, lines,
+                         *(_per_line(notes, key, lines, 100, 1) for key in ("parsed", "noted_unparsed",
+                                                                            "skipped_unparsed")),
+                         _per_line(notes, "evaluated_stages", lines, 1, 2)])
     return rows
+
+
+def _per_line(notes: dict[str, Any], key: str, lines: int, scale: int, digits: int) -> float | None:
+    """A count per line (times ``scale``); None when the run did not note it (older files lack some)."""
+    return round(scale * notes[key] / lines, digits) if key in notes else None
 
 
 def disagreements(first: Measurement, second: Measurement) -> dict[str, Any]:

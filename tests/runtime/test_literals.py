@@ -53,7 +53,7 @@ def test_values_are_found_as_whole_string_values(engine: str, monkeypatch: pytes
         monkeypatch.setattr(literals, "_hyperscan", None)
     elif literals._hyperscan is None:
         pytest.skip("Hyperscan is not installed on this platform")
-    scanner = LiteralScanner(["kind"], values=["process", "dns"])
+    scanner = LiteralScanner(["kind"], values=['"process"', '"dns"'])
     for line, holds in VALUE_LINES:
         found = scanner.scan(line)
         assert (1 in found) == (holds or (engine == "aho-corasick" and b'"process"' in line.lower())), line

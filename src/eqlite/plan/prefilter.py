@@ -140,15 +140,18 @@ def _may_end_unquoted(run: str) -> bool:
     return run[-1] in "0123456789" or any(word.endswith(run) for word in _JSON_WORDS)
 
 
-def always_quoted(text: str) -> bool:
-    """Whether every usual JSON encoding writes a string value ``text`` as it is, in quotes: so that a
-    line without ``"text"`` (in some case) has no such value.
+def quoted_value(text: str) -> str | None:
+    """A string value ``text`` as every usual JSON encoding writes it, quotes included (lower-cased), so
+    that a line without it (in some case) has no such value; None when an encoding may write it
+    otherwise (escaped, or unquoted as a number or boolean).
 
-    >>> always_quoted("process"), always_quoted("élan"), always_quoted("a/b"), always_quoted("123"), always_quoted("")
-    (True, False, False, False, False)
+    >>> quoted_value("Process"), quoted_value('a"b'), quoted_value("élan"), quoted_value("a/b"), quoted_value("123")
+    ('"process"', '"a\\\\"b"', None, None, None)
+    >>> quoted_value("")
     """
-    return (_SAFE_RUN.fullmatch(text) is not None and not _may_start_unquoted(text)
-            and not _may_end_unquoted(text))
+    if _SAFE_RUN.fullmatch(text) is None or _may_start_unquoted(text) or _may_end_unquoted(text):
+        return None
+    return '"' + _encoded(text) + '"'
 
 
 def value_runs(text: str, starts: bool = True, ends: bool = True) -> list[str]:

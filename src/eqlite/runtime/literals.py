@@ -129,9 +129,9 @@ class LiteralScanner:
 
     def __init__(self, literals: Sequence[str], values: Sequence[str] = ()) -> None:
         self.literals = [literal.lower() for literal in literals]
-        # String values: id len(literals) + i when ``values[i]`` may occur as a whole JSON string value
-        # of the line (Hyperscan: quoted and followed by what follows a value; else quoted, which
-        # keys match too). A value written with escapes is not seen, as for literals.
+        # Quoted JSON string values, as a line holds them (see prefilter.quoted_value): id
+        # len(literals) + i when ``values[i]`` occurs as a whole value (Hyperscan: followed by what
+        # follows a value; the fallback: anywhere, keys too).
         self.values = [value.lower() for value in values]
         self._engine = "none"
         self._database: Any = None
@@ -158,13 +158,13 @@ class LiteralScanner:
             for number, literal in enumerate(self.literals):
                 automaton.add_word(_as_bytes_text(literal), number)
             for number, value in enumerate(self.values, start=len(self.literals)):
-                automaton.add_word(_as_bytes_text(_quoted(value)), number)
+                automaton.add_word(_as_bytes_text(value), number)
             automaton.make_automaton()
             self._automaton = automaton
 
     def _compile(self, flags: int, extra: Sequence[bytes] = ()) -> Any:
         expressions = ([re.escape(literal).encode("utf-8") for literal in self.literals]
-                       + [re.escape(_quoted(value)).encode("utf-8") + rb"\s*[,\]}]" for value in self.values]
+                       + [re.escape(value).encode("utf-8") + rb"\s*[,\]}]" for value in self.values]
                        + list(extra))
         kept_at = _database_file(expressions, flags)
         cached = _cached_database(kept_at)
@@ -241,11 +241,6 @@ class LiteralScanner:
             # as Hyperscan does: ASCII case only, other bytes as they are
             return frozenset(number for _, number in self._automaton.iter(line.lower().decode("latin-1")))
         return frozenset()
-
-
-def _quoted(value: str) -> str:
-    """A string value as a JSON encoder writes it, quotes included (``\\`` and ``"`` escaped)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _as_bytes_text(literal: str) -> str:

@@ -39,7 +39,7 @@ import orjson
 
 from eqlite.errors import QueryError
 from eqlite.plan import ir
-from eqlite.plan.prefilter import Requirement, always_quoted, candidate_literals, key_literals, requirement
+from eqlite.plan.prefilter import Requirement, candidate_literals, key_literals, quoted_value, requirement
 from eqlite.plan.query import EventPlan, SequencePlan
 from eqlite.rules import Rule
 from eqlite.runtime.access import CachingReaders, EventView
@@ -413,9 +413,6 @@ class FastExecution:
         self._backlog_readers: dict[str, IO[bytes]] = {}
         self._backlog_file: IO[bytes] | None = None  # notes written out (not in workers: see start_worker)
         self._spills_backlogs = True
-        # the notes of a line in which the scan finds nothing, once planned (see _notes_without_literals)
-        self._empty_notes: list[tuple[_FastRule, int]] | None = None
-        self._empty_planned = False
         self._build_index(sample)
 
     # ------------------------------------------------------------ the rule index
@@ -518,14 +515,15 @@ class FastExecution:
         self._literals = sorted(chosen, key=chosen.__getitem__)
         # The category values of free stages that the scan can tell a line holds or not (ids past the
         # literals'): see _notes_only.
-        self._values = sorted({key[1] for key in self._free if key is not None and always_quoted(key[1])})
+        scanned = sorted((value, written) for value in {key[1] for key in self._free if key is not None}
+                         if (written := quoted_value(value)) is not None)
+        self._values = [value for value, _ in scanned]
         # check literals (ids past the triggers') and values trigger nothing
         self._triggers = [tuple(stages) for stages in triggers] + [()] * (
             len(self._literals) - trigger_count + len(self._values))
         if lines:
             self._plan_deferral(shares)
-        self._value_set = frozenset(self._values)
-        self._scanner = LiteralScanner(self._literals, self._values)
+        self._scanner = LiteralScanner(self._literals, [written for _, written in scanned])
         self._trigger_count = trigger_count
         self._trigger_scanner: LiteralScanner | None = None  # for block scans (see trigger_ends), when first needed
         self.stats.scanner = self._scanner.engine
@@ -593,8 +591,6 @@ class FastExecution:
         if not self._literals and not self._values:
             return _NO_STAGES
         found = self._scanner.scan(line)
-        if not found:
-            return _NO_STAGES
         # Lines hold few distinct sets of literals (390 over 30,000 generated lines): each set's stages
         # are worked out once.
         cached = self._stages_found.get(found)
@@ -631,7 +627,7 @@ class FastExecution:
         """
         refs = list(self._free.get(None, ()))
         for key, free in self._free.items():
-            if key is not None and (key[1] in values or key[1] not in self._value_set):
+            if key is not None and (key[1] in values or key[1] not in self._values):
                 refs.extend(free)
         refs.extend((rule_number, number) for rule_number, numbers in triggered.items() for number in numbers)
         bits: dict[int, int] = {}
@@ -642,12 +638,6 @@ class FastExecution:
                 return None
             bits[rule_number] = bits.get(rule_number, 0) | 1 << number
         return [(rules[rule_number], stage_bits << _STAGE_SHIFT) for rule_number, stage_bits in bits.items()]
-
-    def _notes_without_literals(self) -> list[tuple[_FastRule, int]] | None:
-        """:meth:`_notes_only` for a line in which the scan found nothing."""
-        if not self._empty_planned:
-            self._empty_notes, self._empty_planned = self._notes_only({}, frozenset()), True
-        return self._empty_notes
 
     @property
     def scans_blocks(self) -> bool:
@@ -707,21 +697,14 @@ class FastExecution:
             self.stats.skipped += 1
             return
         if offset is not None and position < NOTED_POSITIONS and raw[:1] == b"{" and raw.endswith(_OBJECT_ENDS):
-            notes = stages.notes if stages is not _NO_STAGES else self._notes_without_literals()
+            notes = stages.notes
             if notes is not None:
                 # Every stage that could apply is deferred: the line is noted, not parsed (a line shaped
                 # like a JSON object, as lines skipped unread are; it is parsed if it is read again).
                 if not notes:
                     self.stats.skipped += 1
                     return
-                where = self._noted_in
-                delta = position - line
-                if where is None or where[2] != delta or where[0] is not path or where[1] != index:
-                    where = self._noted_in = (path, index, delta)
-                for rule, shifted in notes:
-                    rule.backlog.note(position | shifted, offset, where)
-                self._deferred_total += len(notes)
-                self.stats.deferred += len(notes)
+                self._note(notes, position, line, path, index, offset)
                 self.stats.noted_only += 1
                 if self._deferred_total > DEFER_LIMIT:
                     self._keep_backlogs_within_limit()
@@ -810,16 +793,7 @@ class FastExecution:
                     and (not matched or noting.rules.isdisjoint(matched))):
                 # The usual case, each rule's notes written straight away: none of the rules that defer
                 # stages here has a stage that holds here (see below).
-                where = self._noted_in
-                delta = position - line
-                if where is None or where[2] != delta or where[0] is not path or where[1] != given_index:
-                    where = self._noted_in = (path, given_index, delta)
-                entry_offset = locator[1]
-                notes = noting.notes
-                for rule, shifted in notes:
-                    rule.backlog.note(position | shifted, entry_offset, where)
-                self._deferred_total += len(notes)
-                self.stats.deferred += len(notes)
+                self._note(noting.notes, position, line, path, given_index, locator[1])
             else:
                 for rule_number, bits in noting.deferred:
                     deferred_by_rule[rule_number] = deferred_by_rule.get(rule_number, 0) | bits
@@ -858,6 +832,18 @@ class FastExecution:
                 self._read_backlog(rule)
         if self._deferred_total > DEFER_LIMIT:
             self._keep_backlogs_within_limit()
+
+    def _note(self, notes: Sequence[tuple[_FastRule, int]], position: int, line: int, path: str,
+              index: str | None, offset: int) -> None:
+        """Note a line for the deferred stages of each rule in ``notes`` ((rule, stage bits << 40) pairs)."""
+        where = self._noted_in
+        delta = position - line
+        if where is None or where[2] != delta or where[0] is not path or where[1] != index:
+            where = self._noted_in = (path, index, delta)  # the same object while it holds (see Backlog.note)
+        for rule, shifted in notes:
+            rule.backlog.note(position | shifted, offset, where)
+        self._deferred_total += len(notes)
+        self.stats.deferred += len(notes)
 
     def _record(self, rule: _FastRule, numbers: Sequence[int], view: EventView, source: dict[str, Any], position: int,
                 times: dict[tuple[str, str | None, bool], Ordinal | None], where: tuple[Any, ...]) -> int:
@@ -973,7 +959,6 @@ class FastExecution:
         self._free_runners.clear()
         self._stages_found.clear()
         self._triggered_runners = 0
-        self._empty_planned = False
 
     def _free_runner(self, view: EventView, index: str | None, visible: frozenset[int]) -> StageRunner:
         """What tries the free stages an event meets: those of its categories, of the rules that see its index."""
