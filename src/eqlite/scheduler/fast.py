@@ -841,7 +841,12 @@ class FastExecution:
         if where is None or where[2] != delta or where[0] is not path or where[1] != index:
             where = self._noted_in = (path, index, delta)  # the same object while it holds (see Backlog.note)
         for rule, shifted in notes:
-            rule.backlog.note(position | shifted, offset, where)
+            backlog = rule.backlog
+            if backlog.noted_in is where:  # Backlog.note, when the last note was in the same place
+                backlog.entries_.append(position | shifted)
+                backlog.offsets.append(offset)
+            else:
+                backlog.note(position | shifted, offset, where)
         self._deferred_total += len(notes)
         self.stats.deferred += len(notes)
 
