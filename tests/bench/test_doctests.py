@@ -7,8 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["enginebench.code", "enginebench.data", "enginebench.engines", "enginebench.eqlpkg", "enginebench.measure",
-           "enginebench.report", "enginebench.workloads"]
+MODULES = ["bench_instructions", "enginebench.code", "enginebench.data", "enginebench.engines", "enginebench.eqlpkg",
+           "enginebench.instructions", "enginebench.measure", "enginebench.report", "enginebench.workloads"]
 
 
 @pytest.mark.parametrize("name", MODULES)
