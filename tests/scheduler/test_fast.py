@@ -501,6 +501,45 @@ DEFERRAL_QUERIES = [
 ]
 
 
+def _notes_held(execution: FastExecution) -> int:
+    """The notes an execution holds in memory, counted from its backlogs and note groups."""
+    return (sum(len(rule.backlog) for rule in execution._rules if rule.deferring)
+            + sum(len(group.backlog) for group in execution._live_groups))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_line_noted_for_several_rules_is_held_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     workers: int) -> None:
+    """Lines noted for the same stages of the same rules are noted once for all of them (a note group),
+    with each rule's stages; each rule that reads them again gets its own."""
+    from eqlite.scheduler import parallel
+
+    path = _deferral_file(tmp_path)
+    with path.open("a") as out:  # a fourth host whose sequences start after the others' ended
+        out.write(json.dumps({"@timestamp": "2024-05-14T08:00:00.000Z", "event": {"category": ["process"]},
+                              "host": {"id": "h3"}, "process": {"name": "mmc.exe"}}) + "\n")
+    rules = [_rule(number, query, None) for number, query in enumerate(DEFERRAL_QUERIES[:2])]
+    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", path.stat().st_size // 5)
+    execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
+    seen: list[tuple[int, int]] = []
+    real_read = FastExecution._read_backlog
+
+    def read_backlog(self: FastExecution, rule: Any, *args: Any) -> None:
+        seen.append((rule.number, self._deferred_total))
+        real_read(self, rule, *args)
+
+    monkeypatch.setattr(FastExecution, "_read_backlog", read_backlog)
+    run_paths(execution, [str(path)], SourceStats(), workers=workers)
+    # both rules defer every network line (400): noted 800 times, held once each until a rule reads them
+    assert execution.stats.deferred == 800
+    assert seen and seen[0][1] == 400 if workers == 1 else seen
+    assert execution._deferred_total == _notes_held(execution) == 0  # each rule read them: none held
+    reference = _reference(rules, Schema.ecs(), path)
+    for ours, theirs in zip(execution.finish(), reference, strict=True):
+        assert _signature(ours) == _signature(theirs), ours.rule.query
+
+
 @pytest.mark.parametrize("limit", [fast_module.DEFER_LIMIT, 7])
 @pytest.mark.parametrize("workers", [1, 2])
 def test_deferred_stages_read_again_give_the_reference_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -520,7 +559,9 @@ def test_deferred_stages_read_again_give_the_reference_results(tmp_path: Path, m
     assert execution.stats.deferred > 0 and execution.stats.read_again > 0
     if workers == 1:  # notes past the limit written out (a worker evaluates them instead)
         assert (execution._backlog_file is not None) == (limit < 100)
+    assert execution._deferred_total == _notes_held(execution)
     fast = execution.finish()
+    assert execution._deferred_total == 0
     assert [len(run.result.hits) for run in reference if run.result] == [3, 1, 0]
     for ours, theirs in zip(fast, reference, strict=True):
         assert _signature(ours) == _signature(theirs), ours.rule.query

@@ -85,8 +85,8 @@ GENERATE_AFTER = 64
 # gc.set_threshold for a run (see settle_for_run): a young collection per 50,000 net allocations
 GC_THRESHOLDS = (50_000, 20, 20)
 
-# Deferred (rule, line) notes held in memory at once, over all rules (16 bytes each): past this, the
-# notes of the rule with the most are written to a temporary file (in a worker: evaluated; see Backlog).
+# Deferred notes held in memory at once, over all rules and note groups (16 bytes each): past this, the
+# largest backlog is written to a temporary file (in a worker: evaluated; see Backlog and NoteGroup).
 DEFER_LIMIT = 2_000_000
 
 StageRef = tuple[int, int]  # (rule number, stage number)
@@ -99,8 +99,7 @@ class _Stages(dict[int, frozenset[int]]):
 
     __slots__ = ("notes", "runners")
 
-    def __init__(self, stages: Mapping[int, frozenset[int]],
-                 notes: list[tuple[_FastRule, int]] | None = None) -> None:
+    def __init__(self, stages: Mapping[int, frozenset[int]], notes: _Notes | None = None) -> None:
         super().__init__(stages)
         self.runners: dict[str | None, StageRunner] = {}
         self.notes = notes
@@ -140,7 +139,8 @@ DEFERRABLE_STAGES = 23  # stage bits must fit in the 63 bits left of a signed 64
 
 @dataclass(slots=True)
 class Backlog:
-    """Lines where deferred stages of one sequence rule would be tried, kept to be evaluated if ever needed.
+    """Lines where deferred stages of one sequence rule would be tried, kept to be evaluated if ever needed
+    (or of several rules: see NoteGroup).
 
     A sequence matches only if each of its stages (other than missing-event and ``until`` stages)
     matches some event. Until a rule's most selective stage has matched, its broader stages (a
@@ -219,6 +219,37 @@ class Backlog:
                 yield position, position - delta, offsets[entry], path, index, packed[entry] >> _STAGE_SHIFT
 
 
+@dataclass(slots=True, eq=False)
+class NoteGroup:
+    """The lines noted for the same deferred stages of the same rules: one note a line for all of them.
+
+    Most lines noted are noted for several rules at once (4.4 on average over the generated data),
+    always the same rules for lines alike. Each rule keeps the groups it is in, with its stage bits
+    (``_FastRule.shared``); reading a rule's notes reads its own backlog and its groups'. A group's
+    notes are dropped when the last of its rules has read them (``holders``) or the run ends.
+    """
+
+    members: tuple[tuple[int, int], ...]  # (rule number, stage bits)
+    backlog: Backlog = field(default_factory=Backlog)  # entries: positions (no stage bits)
+    holders: int = 0  # member rules that have not read it yet
+
+
+class _Notes:
+    """What a line is noted for when noted as a whole (see FastExecution._note): (rule, stage bits) pairs,
+    and the group they are noted in (made when first used, and again in each worker range)."""
+
+    __slots__ = ("generation", "group", "key", "members")
+
+    def __init__(self, members: Sequence[tuple[_FastRule, int]]) -> None:
+        self.members = list(members)
+        self.key = tuple((rule.number, bits) for rule, bits in members)
+        self.group: NoteGroup | None = None
+        self.generation = -1
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+
 @dataclass(slots=True)
 class _FastRule:
     number: int
@@ -240,6 +271,7 @@ class _FastRule:
     deferred_stages: frozenset[int] = frozenset()
     deferring: bool = False
     backlog: Backlog = field(default_factory=Backlog)
+    shared: list[tuple[NoteGroup, int]] = field(default_factory=list)  # groups of its notes, and its stage bits
     settled: bool = False  # its deferred lines were read again once: this process no longer defers them
 
 
@@ -256,7 +288,8 @@ class WorkerResult:
     problems: list[Problem]
     errors: int
     warnings: int
-    backlogs: list[Backlog | None]  # per rule: the lines it still defers; None when it defers none
+    # per rule: the lines it still defers, its own and in groups; None when it defers none
+    backlogs: list[tuple[Backlog, list[tuple[NoteGroup, int]]] | None]
 
 
 @dataclass(slots=True)
@@ -283,13 +316,13 @@ class Noting:
     """The deferred stages of an event, by rule, ready to be noted (see Backlog)."""
 
     deferred: list[tuple[int, int]]  # (rule number, stage bits)
-    notes: list[tuple[_FastRule, int]]  # (rule, stage bits << 40), for Backlog.note
+    notes: _Notes
     rules: frozenset[int]
 
     @staticmethod
     def of(deferred: Mapping[int, int], rules: Sequence[_FastRule]) -> Noting:
         return Noting(list(deferred.items()),
-                      [(rules[rule_number], bits << _STAGE_SHIFT) for rule_number, bits in deferred.items()],
+                      _Notes([(rules[rule_number], bits) for rule_number, bits in deferred.items()]),
                       frozenset(deferred))
 
 
@@ -413,6 +446,11 @@ class FastExecution:
         self._backlog_readers: dict[str, IO[bytes]] = {}
         self._backlog_file: IO[bytes] | None = None  # notes written out (not in workers: see start_worker)
         self._spills_backlogs = True
+        # note groups (see NoteGroup): by (rule, stage bits) pairs, those still held, and the worker range
+        # they were made in (the groups of _Notes made before are made again)
+        self._groups: dict[tuple[tuple[int, int], ...], NoteGroup] = {}
+        self._live_groups: set[NoteGroup] = set()
+        self._generation = 0
         self._build_index(sample)
 
     # ------------------------------------------------------------ the rule index
@@ -615,7 +653,7 @@ class FastExecution:
         return result
 
     def _notes_only(self, triggered: Mapping[int, AbstractSet[int]],
-                    values: AbstractSet[str]) -> list[tuple[_FastRule, int]] | None:
+                    values: AbstractSet[str]) -> _Notes | None:
         """The notes of a line that triggers ``triggered`` and may hold the category ``values`` (of those
         the scan tells), when every stage that could apply to it is deferred: then the line is noted
         without being parsed (see feed_line). None when some stage must be tried now.
@@ -637,7 +675,7 @@ class FastExecution:
             if not rule.deferring or number not in rule.deferred_stages:
                 return None
             bits[rule_number] = bits.get(rule_number, 0) | 1 << number
-        return [(rules[rule_number], stage_bits << _STAGE_SHIFT) for rule_number, stage_bits in bits.items()]
+        return _Notes([(rules[rule_number], stage_bits) for rule_number, stage_bits in bits.items()])
 
     @property
     def scans_blocks(self) -> bool:
@@ -833,22 +871,43 @@ class FastExecution:
         if self._deferred_total > DEFER_LIMIT:
             self._keep_backlogs_within_limit()
 
-    def _note(self, notes: Sequence[tuple[_FastRule, int]], position: int, line: int, path: str,
-              index: str | None, offset: int) -> None:
-        """Note a line for the deferred stages of each rule in ``notes`` ((rule, stage bits << 40) pairs)."""
+    def _note(self, notes: _Notes, position: int, line: int, path: str, index: str | None, offset: int) -> None:
+        """Note a line, once, for the deferred stages of the rules of ``notes`` (in their group)."""
+        group = notes.group
+        if group is None or notes.generation != self._generation:
+            group = notes.group = self._group(notes)
+            notes.generation = self._generation
         where = self._noted_in
         delta = position - line
         if where is None or where[2] != delta or where[0] is not path or where[1] != index:
             where = self._noted_in = (path, index, delta)  # the same object while it holds (see Backlog.note)
-        for rule, shifted in notes:
-            backlog = rule.backlog
-            if backlog.noted_in is where:  # Backlog.note, when the last note was in the same place
-                backlog.entries_.append(position | shifted)
-                backlog.offsets.append(offset)
-            else:
-                backlog.note(position | shifted, offset, where)
-        self._deferred_total += len(notes)
-        self.stats.deferred += len(notes)
+        backlog = group.backlog
+        if backlog.noted_in is where:  # Backlog.note, when the last note was in the same place
+            backlog.entries_.append(position)
+            backlog.offsets.append(offset)
+        else:
+            backlog.note(position, offset, where)
+        self._deferred_total += 1
+        self.stats.deferred += len(notes.members)
+
+    def _group(self, notes: _Notes) -> NoteGroup:
+        """The group of the rules of ``notes`` with their stage bits; a new one (joined by each rule) when
+        there is none yet, or one of them has read it already."""
+        group = self._groups.get(notes.key)
+        if group is None or group.holders != len(notes.key):
+            group = self._groups[notes.key] = NoteGroup(notes.key, holders=len(notes.key))
+            self._live_groups.add(group)
+            for rule, bits in notes.members:
+                rule.shared.append((group, bits))
+        return group
+
+    def _release(self, group: NoteGroup) -> None:
+        """One rule of the group has read it, or will not: the last one drops its notes."""
+        group.holders -= 1
+        if group.holders <= 0:
+            self._deferred_total -= len(group.backlog)
+            group.backlog = Backlog()
+            self._live_groups.discard(group)
 
     def _record(self, rule: _FastRule, numbers: Sequence[int], view: EventView, source: dict[str, Any], position: int,
                 times: dict[tuple[str, str | None, bool], Ordinal | None], where: tuple[Any, ...]) -> int:
@@ -884,30 +943,50 @@ class FastExecution:
         return bits
 
     def _keep_backlogs_within_limit(self) -> None:
-        """Past DEFER_LIMIT notes in memory, write out those of the rules that hold the most (a worker, which
-        hands its notes over in memory, evaluates them instead)."""
+        """Past DEFER_LIMIT notes in memory, write out the largest backlog, a rule's own or a group's (a
+        worker, which hands its notes over in memory, evaluates them instead, for the rules that hold them)."""
         while self._deferred_total > DEFER_LIMIT:
-            deferring = (rule for rule in self._rules if rule.deferring)
-            rule = max(deferring, key=lambda rule: len(rule.backlog))
+            held: list[tuple[Backlog, _FastRule | NoteGroup]] = [
+                (rule.backlog, rule) for rule in self._rules if rule.deferring]
+            held.extend((group.backlog, group) for group in self._live_groups)
+            backlog, holder = max(held, key=lambda item: len(item[0]))
             if not self._spills_backlogs:
-                self._read_backlog(rule)
+                if isinstance(holder, NoteGroup):
+                    for rule_number, _ in holder.members:
+                        if self._rules[rule_number].deferring:
+                            self._read_backlog(self._rules[rule_number])
+                else:
+                    self._read_backlog(holder)
                 continue
             if self._backlog_file is None:
                 self._backlog_file = tempfile.TemporaryFile(prefix="eqlite-deferred-")  # noqa: SIM115 - finish
-            self._deferred_total -= len(rule.backlog)
-            rule.backlog.spill(self._backlog_file)
+            self._deferred_total -= len(backlog)
+            backlog.spill(self._backlog_file)
 
-    def _read_backlog(self, rule: _FastRule, backlog: Backlog | None = None) -> None:
-        """Stop deferring the rule's stages; evaluate those noted in its backlog (or in ``backlog``), reading
-        their lines again."""
+    def _read_backlog(self, rule: _FastRule, backlog: Backlog | None = None,
+                      shared: Sequence[tuple[NoteGroup, int]] = ()) -> None:
+        """Stop deferring the rule's stages; evaluate those noted in its backlog and groups (or in ``backlog``
+        and ``shared``, a worker's), reading their lines again."""
+        held = backlog is None
         if backlog is None:
             backlog, rule.backlog = rule.backlog, Backlog()
             self._deferred_total -= len(backlog)
+            shared, rule.shared = rule.shared, []
         rule.deferring = False
         rule.settled = True
         self._forget_runners()  # made while the rule deferred some of its stages
+        for group, bits in shared:
+            self._read_notes(rule, group.backlog.entries(), bits)
+            if held:
+                self._release(group)
+        self._read_notes(rule, backlog.entries())
+
+    def _read_notes(self, rule: _FastRule, entries: Iterable[tuple[int, int, int, str, str | None, int]],
+                    group_bits: int = 0) -> None:
+        """Evaluate the deferred stages noted in ``entries`` (their bits, or ``group_bits`` for a group's)."""
         filters = rule.bound.filters
-        for position, line, offset, path, given_index, bits in backlog.entries():
+        for position, line, offset, path, given_index, noted_bits in entries:
+            bits = noted_bits or group_bits
             document = self._parse_object(read_line(self._backlog_readers, path, offset), path, line)
             if document is None:  # it parsed when first read: the file changed under the run
                 continue
@@ -1000,7 +1079,11 @@ class FastExecution:
             # this worker already met the rule's selective stage in an earlier range.
             rule.deferring = rule.eager_stage >= 0 and not rule.settled
             rule.backlog = Backlog()
+            rule.shared = []
         self._deferred_total = 0
+        self._groups.clear()
+        self._live_groups.clear()
+        self._generation += 1
         self._spills_backlogs = False
         if [rule.deferring for rule in self._rules] != deferring_before:
             # Runners hold which stages their rules defer. A worker's next range defers what the end of
@@ -1026,7 +1109,7 @@ class FastExecution:
             stats=self.stats, events_without_index=self.events_without_index,
             problems=self.problems.problems, errors=sum(f.errors for f in files),
             warnings=sum(f.warnings for f in files),
-            backlogs=[rule.backlog if rule.deferring else None for rule in self._rules])
+            backlogs=[(rule.backlog, rule.shared) if rule.deferring else None for rule in self._rules])
 
     def merge_worker(self, result: WorkerResult, spill_path: str, path: str) -> None:
         """In the parent: take the findings of a worker that read part of ``path``, in input order."""
@@ -1048,17 +1131,30 @@ class FastExecution:
             rule.compiled.script_errors.count += errors
             if last:
                 rule.compiled.script_errors.last = last
-        for rule, backlog in zip(self._rules, result.backlogs, strict=True):
+        # The worker's note groups that rules still deferring here take over: held by those rules.
+        adopted: dict[NoteGroup, int] = {}
+        for rule, notes in zip(self._rules, result.backlogs, strict=True):
+            if notes is not None and rule.eager_stage >= 0 and rule.deferring:
+                for group, _ in notes[1]:
+                    adopted[group] = adopted.get(group, 0) + 1
+        for group, holders in adopted.items():
+            group.holders = holders
+            self._live_groups.add(group)
+            self._deferred_total += len(group.backlog)
+        for rule, notes in zip(self._rules, result.backlogs, strict=True):
             if rule.eager_stage < 0:
                 continue
-            if backlog is None:  # its selective stage matched in the worker's range
+            if notes is None:  # its selective stage matched in the worker's range
                 if rule.deferring:
                     self._read_backlog(rule)
-            elif rule.deferring:
+                continue
+            backlog, shared = notes
+            if rule.deferring:
                 rule.backlog.extend(backlog)
+                rule.shared.extend(shared)
                 self._deferred_total += len(backlog)
-            elif len(backlog):
-                self._read_backlog(rule, backlog)
+            elif len(backlog) or shared:
+                self._read_backlog(rule, backlog, shared)
         self._keep_backlogs_within_limit()
         for name in ("lines", "skipped", "parsed", "evaluated_stages", "deferred", "noted_only", "read_again"):
             setattr(self.stats, name, getattr(self.stats, name) + getattr(result.stats, name))
@@ -1097,6 +1193,9 @@ class FastExecution:
             # Its selective stage matched nothing: no sequence can match, whatever the deferred lines hold.
             self._deferred_total -= len(deferring.backlog)
             deferring.backlog = Backlog()
+            for group, _ in deferring.shared:
+                self._release(group)
+            deferring.shared = []
         try:
             fast_runs = {id(rule.run): rule for rule in self._rules}
             for rule_run in self.runs:
