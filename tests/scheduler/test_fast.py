@@ -501,6 +501,35 @@ DEFERRAL_QUERIES = [
 ]
 
 
+def test_a_check_is_kept_when_the_stages_it_spares_outweigh_its_literals_found(tmp_path: Path) -> None:
+    """Each literal found costs the scan a callback: a check literal found in most lines is not looked
+    for unless it spares a stage on many of them (CHECK_WORTH); the results do not change."""
+    lines = []
+    for number in range(1000):
+        odd = number % 2 == 1  # "a.exe"; else "b.exe"
+        lines.append({"@timestamp": f"2024-05-14T08:{number // 60 % 60:02d}:{number % 60:02d}.000Z",
+                      "event": {"category": ["process"]}, "host": {"id": "h1"},
+                      "process": {"name": "a.exe" if odd else "b.exe",
+                                  # in 55% of lines, 10% of the "b.exe" ones
+                                  "args": ["qq" if odd or number % 20 == 0 else "yy"]},
+                      # in 90% of lines, 80% of the "a.exe" ones
+                      "user": {"name": "other" if number % 10 == 9 else "svcacct"}})
+    path = tmp_path / "checks.ndjson"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    rules = [_rule(0, 'process where process.name == "a.exe" and user.name == "svcacct"', None),
+             _rule(1, 'process where process.name == "b.exe" and process.args == "qq"', None)]
+    execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
+    literals = " ".join(execution._literals)
+    assert "a.exe" in literals and "b.exe" in literals  # the triggers
+    assert "qq" in literals  # found in 55% of lines, sparing a stage on 45%
+    assert "svcacct" not in literals  # found in 90% of lines, sparing a stage on 10%
+    run_paths(execution, [str(path)], SourceStats())
+    reference = _reference(rules, Schema.ecs(), path)
+    assert [len(run.result.hits) for run in reference if run.result] == [400, 50]
+    for ours, theirs in zip(execution.finish(), reference, strict=True):
+        assert _signature(ours) == _signature(theirs), ours.rule.query
+
+
 def _notes_held(execution: FastExecution) -> int:
     """The notes an execution holds in memory, counted from its backlogs and note groups."""
     return (sum(len(rule.backlog) for rule in execution._rules if rule.deferring)

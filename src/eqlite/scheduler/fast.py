@@ -133,6 +133,11 @@ def _category_values(pred: ir.Pred, category_field: str) -> frozenset[str] | Non
 
 _STAGE_SHIFT = 40  # a deferred entry is position | stage bits << 40 (positions below 2**40)
 _POSITIONS = (1 << _STAGE_SHIFT) - 1
+# A line a check spares a stage is worth this many literals found by the scan (see _build_index). Counted
+# in instructions over 25,000 generated events with every rule (bench_instructions.py): 1 and 2.5 keep
+# too few checks (+0.8%, -1.4% against keeping every check that narrows by 10%), 4 gives -3.9%, 8 and
+# 16 keep too many (-3.3%, -3.0%).
+CHECK_WORTH = 4.0
 NOTED_POSITIONS = 1 << _STAGE_SHIFT  # lines at later positions (past a terabyte of input) are never deferred
 DEFERRABLE_STAGES = 23  # stage bits must fit in the 63 bits left of a signed 64-bit entry
 
@@ -501,7 +506,7 @@ class FastExecution:
         def literal_id(literal: str) -> int:
             return chosen.setdefault(literal, len(chosen))
 
-        planned: list[tuple[StageRef, Requirement, list[Requirement]]] = []
+        planned_checks: list[tuple[StageRef, Requirement, list[tuple[Requirement, float]]]] = []
         shares: dict[StageRef, float] = {}  # the share of sampled events each stage is tried on
         for ref, pred in filters.items():
             rule = self._rules[ref[0]]
@@ -530,14 +535,27 @@ class FastExecution:
                 for clause in ordered[1:]:
                     narrowed = current & clause_mask(clause)
                     if not lines or narrowed.bit_count() < 0.9 * current.bit_count():
-                        kept.append(clause)
+                        kept.append((clause, (current.bit_count() - narrowed.bit_count()) / lines if lines else 1.0))
                         current = narrowed
-                planned.append((ref, ordered[0], kept))
+                planned_checks.append((ref, ordered[0], kept))
                 self.stats.triggered_stages += 1
             else:
                 for category in categories or (None,):
                     self._free[(rule.category_field, category) if category else None].append(ref)
                 self.stats.free_stages += 1
+        # Each literal found in a line costs the scan a Python callback. A check is kept when the share
+        # of lines it spares a stage, times CHECK_WORTH, outweighs the share of lines its literals (those
+        # not scanned for anyway) are found in.
+        looked_for = {text for _, trigger, _ in planned_checks for text in trigger.literals}
+        planned: list[tuple[StageRef, Requirement, list[Requirement]]] = []
+        for ref, trigger, possible in planned_checks:
+            kept_checks = []
+            for clause, spared in possible:
+                cost = sum(frequency(text) for text in clause.literals if text not in looked_for) if frequency else 0.0
+                if spared * CHECK_WORTH >= cost:
+                    kept_checks.append(clause)
+                    looked_for.update(clause.literals)
+            planned.append((ref, trigger, kept_checks))
         # Trigger literals take the low ids: their bits are the ones most often set.
         for _, trigger, _ in planned:
             for text in trigger.literals:
