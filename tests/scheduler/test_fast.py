@@ -530,6 +530,37 @@ def test_a_check_is_kept_when_the_stages_it_spares_outweigh_its_literals_found(t
         assert _signature(ours) == _signature(theirs), ours.rule.query
 
 
+def test_a_category_value_written_as_a_literal_is_told_by_that_literal(tmp_path: Path) -> None:
+    """A category value of a free stage that the scan already looks for as a literal (here a check of
+    another rule) is not looked for twice: the literal's id says the line may hold it."""
+    lines = []
+    for number in range(1000):
+        network = number < 600
+        user = "rareuser" if (number % 10 == 0 if network else number < 900) else "someone"
+        lines.append({"@timestamp": f"2024-05-14T08:{10 + number // 60 % 40:02d}:{number % 60:02d}.000Z",
+                      "event": {"category": ["network" if network else "process"]},
+                      "host": {"id": f"h{number % 4}"}, "user": {"name": user},
+                      "process": {"name": "other.exe"}})
+    for host in range(3):  # what makes the sequence rule read its notes again
+        lines.append({"@timestamp": "2024-05-14T08:00:00.000Z", "event": {"category": ["process"]},
+                      "host": {"id": f"h{host}"}, "process": {"name": "mmc.exe"}})
+    path = tmp_path / "values.ndjson"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    rules = [_rule(0, 'sequence by host.id with maxspan=1h [process where process.name == "mmc.exe"] '
+                      '[network where true]', None),
+             _rule(1, 'network where user.name == "rareuser"', None)]
+    execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
+    assert execution.stats.free_stages == 1 and execution.stats.deferring_rules == 1
+    assert '"network"' in execution._literals and not execution._scanner.values
+    assert execution._value_ids == {execution._literals.index('"network"'): "network"}
+    run_paths(execution, [str(path)], SourceStats())
+    assert execution.stats.noted_only == 540  # the network lines the other rule does not trigger on
+    reference = _reference(rules, Schema.ecs(), path)
+    assert [len(run.result.hits) for run in reference if run.result] == [3, 60]
+    for ours, theirs in zip(execution.finish(), reference, strict=True):
+        assert _signature(ours) == _signature(theirs), ours.rule.query
+
+
 def _notes_held(execution: FastExecution) -> int:
     """The notes an execution holds in memory, counted from its backlogs and note groups."""
     return (sum(len(rule.backlog) for rule in execution._rules if rule.deferring)

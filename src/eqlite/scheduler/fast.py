@@ -574,12 +574,24 @@ class FastExecution:
         scanned = sorted((value, written) for value in {key[1] for key in self._free if key is not None}
                          if (written := quoted_value(value)) is not None)
         self._values = [value for value, _ in scanned]
+        # A value written as a literal already looked for is told by that literal's id (which a key
+        # written the same way matches too: the line may hold the value, as when the scan cannot
+        # tell); the others by their own patterns, with ids past the literals'.
+        literal_ids = {text.lower(): number for number, text in enumerate(self._literals)}
+        patterns: list[str] = []
+        self._value_ids: dict[int, str] = {}
+        for value, written in scanned:
+            known = literal_ids.get(written.lower())
+            if known is None:
+                known = len(self._literals) + len(patterns)
+                patterns.append(written)
+            self._value_ids[known] = value
         # check literals (ids past the triggers') and values trigger nothing
         self._triggers = [tuple(stages) for stages in triggers] + [()] * (
-            len(self._literals) - trigger_count + len(self._values))
+            len(self._literals) - trigger_count + len(patterns))
         if lines:
             self._plan_deferral(shares)
-        self._scanner = LiteralScanner(self._literals, [written for _, written in scanned])
+        self._scanner = LiteralScanner(self._literals, patterns)
         self._trigger_count = trigger_count
         self._trigger_scanner: LiteralScanner | None = None  # for block scans (see trigger_ends), when first needed
         self.stats.scanner = self._scanner.engine
@@ -665,8 +677,8 @@ class FastExecution:
             self._stages_found.clear()
             self._triggered_runners = 0
         triggered = {rule: frozenset(numbers) for rule, numbers in stages.items()}
-        first_value = len(self._literals)
-        values = frozenset(self._values[number - first_value] for number in found if number >= first_value)
+        value_ids = self._value_ids
+        values = frozenset(value_ids[number] for number in found if number in value_ids)
         result = self._stages_found[found] = _Stages(triggered, self._notes_only(triggered, values))
         return result
 
