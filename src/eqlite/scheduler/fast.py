@@ -573,7 +573,6 @@ class FastExecution:
         # literals'): see _notes_only.
         scanned = sorted((value, written) for value in {key[1] for key in self._free if key is not None}
                          if (written := quoted_value(value)) is not None)
-        self._values = [value for value, _ in scanned]
         # A value written as a literal already looked for is told by that literal's id (which a key
         # written the same way matches too: the line may hold the value, as when the scan cannot
         # tell); the others by their own patterns, with ids past the literals'.
@@ -586,6 +585,7 @@ class FastExecution:
                 known = len(self._literals) + len(patterns)
                 patterns.append(written)
             self._value_ids[known] = value
+        self._values = frozenset(self._value_ids.values())  # the values the scan tells
         # check literals (ids past the triggers') and values trigger nothing
         self._triggers = [tuple(stages) for stages in triggers] + [()] * (
             len(self._literals) - trigger_count + len(patterns))
@@ -691,7 +691,7 @@ class FastExecution:
         The stages that could apply are those triggered, and the free stages of any category the line
         may have (it holds the value in quotes, or the scan cannot tell), of every rule: which rules see
         the line depends on its data stream, unknown unparsed. So this notes lines for rules that may
-        not see them, and deferred lines are checked for that when read again (see _read_backlog).
+        not see them, and deferred lines are checked for that when read again (see _read_notes).
         """
         refs = list(self._free.get(None, ()))
         for key, free in self._free.items():
