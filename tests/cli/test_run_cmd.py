@@ -188,6 +188,8 @@ def test_workers_write_the_same_alerts(demo: tuple[Path, list[tuple[str, str]], 
 
     monkeypatch.setattr(parallel, "MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RANGE_BYTES", 1 << 20)
+    split, cut_here = parallel.split, []
+    monkeypatch.setattr(parallel, "split", lambda *args, **kwargs: cut_here.append(args) or split(*args, **kwargs))
     outputs = []
     for workers in ("1", "2"):
         out = tmp_path / f"{workers}.ndjson"
@@ -195,6 +197,7 @@ def test_workers_write_the_same_alerts(demo: tuple[Path, list[tuple[str, str]], 
                      str(demo[0])]) == 0
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1] and outputs[0].count(b"\n") >= 3
+    assert not cut_here  # cut into ranges by a forked process while the rules were built (parallel.Presplit)
 
 
 def _pool_rules(tmp_path: Path) -> Path:

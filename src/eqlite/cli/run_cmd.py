@@ -49,11 +49,12 @@ from eqlite.scheduler.datemath import TimeError, display, parse_duration, parse_
 from eqlite.scheduler.executor import Execution, RuleRun
 from eqlite.scheduler.fast import FastExecution, read_sample, run_paths, settle_for_run
 from eqlite.scheduler.log import ensure_tables, insert_records
+from eqlite.scheduler.parallel import Presplit
 from eqlite.scheduler.replay import Pause, ReplayResult, replay
 from eqlite.scheduler.runner import MAX_SIGNALS_WARNING, schedulable
 from eqlite.semantic.schema import Schema
 from eqlite.sources.base import SourceEvent, SourceStats
-from eqlite.sources.reader import read_events
+from eqlite.sources.reader import input_files, read_events
 
 DEFAULT_STORE = "eqlite.db"
 
@@ -277,11 +278,17 @@ def run(args: argparse.Namespace) -> int:
                     mininterval=0.5, smoothing=0.1, desc="eqlite run")
     try:
         if args.engine == "fast":
-            fast = FastExecution(rules, Schema.ecs(), read_sample(args.paths))
+            # the large files are cut into the workers' ranges on another core while the rules are built
+            presplit = Presplit(input_files(args.paths), args.workers)
+            try:
+                fast = FastExecution(rules, Schema.ecs(), read_sample(args.paths))
+            except BaseException:
+                presplit.close()
+                raise
             _report_rule_errors(fast.runs)
             settle_for_run()
             run_paths(fast, args.paths, stats, index=args.index, profile=args.profile, host_id=args.host_id,
-                      progress=progress.update, workers=args.workers)
+                      progress=progress.update, workers=args.workers, presplit=presplit)
             for source_problem in stats.problems:
                 print(f"eqlite: {source_problem}", file=sys.stderr)
             runs, events, without_index = fast.finish_each(hydrated=False), stats.events, fast.events_without_index

@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import IO, Any, overload
+from typing import IO, TYPE_CHECKING, Any, overload
 
 import orjson
 
@@ -71,6 +71,9 @@ from eqlite.semantic.schema import Schema
 from eqlite.semantic.types import Family
 from eqlite.sources.base import Problem, SourceEvent, SourceStats
 from eqlite.sources.ndjson import unwrap
+
+if TYPE_CHECKING:
+    from eqlite.scheduler.parallel import Presplit
 
 TRIGGER_MAX = 0.5  # past this share of sampled lines, a stage is tried on every event of its category
 SAMPLE_LINES = 2000
@@ -1495,16 +1498,17 @@ PROGRESS_EVERY = 4096
 
 def run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats, *, index: str | None = None,
               profile: str = "winlogbeat", host_id: str | None = None, progress: Progress | None = None,
-              workers: int = 1) -> None:
+              workers: int = 1, presplit: Presplit | None = None) -> None:
     """Feed every input to a fast execution: NDJSON prefiltered (a block or a line at a time), other formats parsed.
 
     ``progress``, when given, is called now and then with the number of records read since its last call.
     With ``workers`` > 1, large plain NDJSON files are read by that many forked processes
-    (:mod:`eqlite.scheduler.parallel`); results do not change.
+    (:mod:`eqlite.scheduler.parallel`), cut into ranges by ``presplit`` when it was started for them;
+    results do not change. ``presplit`` is closed on return.
     """
     from eqlite.scheduler.parallel import Workers
 
-    pool = Workers(execution, workers) if workers > 1 else None
+    pool = Workers(execution, workers, presplit) if workers > 1 else None
     try:
         _run_paths(execution, paths, stats, index, profile, host_id, progress, pool)
         if pool is not None:
@@ -1512,6 +1516,8 @@ def run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats
     finally:
         if pool is not None:
             pool.__exit__(None, None, None)
+        if presplit is not None:
+            presplit.close()
 
 
 def _run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats, index: str | None, profile: str,

@@ -35,6 +35,11 @@ def expand_paths(paths: Iterable[str], stats: SourceStats) -> Iterator[tuple[str
             stats.problem(path, None, "no such file or directory")
 
 
+def input_files(paths: Iterable[str]) -> list[str]:
+    """The files :func:`expand_paths` gives (standard input aside), its problems left for it to report."""
+    return [path for path, _ in expand_paths(paths, SourceStats()) if path != "-"]
+
+
 def detect(path: str) -> str:
     """The format of a file, by content: evtx, zip, winevent-json, ndjson, empty or unknown."""
     if path == "-":
