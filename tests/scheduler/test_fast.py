@@ -829,3 +829,29 @@ def test_a_query_that_fails_to_compile_is_reported_as_the_reference_reports_it(t
     for ours, theirs in zip(fast, reference, strict=True):
         assert _signature(ours) == _signature(theirs)
     assert len(fast[0].result.hits) == 2 and len(fast[2].result.hits) == 2  # type: ignore[union-attr]
+
+
+def test_building_the_rules_runs_no_garbage_collection(small_demo_file: Path) -> None:
+    import gc
+
+    collections: list[int] = []
+
+    def counted(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    rules = list(load_builtin_rules()) + ([] if SHARED is None else _corpus_rules(100))
+    schema, sample = Schema.ecs(), read_sample([str(small_demo_file)])
+    gc.callbacks.append(counted)
+    try:
+        assert gc.isenabled()
+        FastExecution(rules, schema, sample)
+        during = collections[:]  # (copying allocates: the collection owed since the pause may run first)
+        assert gc.isenabled()  # as it was
+        gc.disable()
+        FastExecution(rules[:1], schema)
+        assert not gc.isenabled()  # as it was
+    finally:
+        gc.enable()
+        gc.callbacks.remove(counted)
+    assert during in ([], [0])  # at most the one owed, as the collector resumes (some 20 without the pause)
