@@ -1360,8 +1360,12 @@ def settle_for_run() -> None:
     Young objects are collected less often too: each event makes dozens of containers, nearly all
     freed by reference counting as soon as the event is done, so the default threshold (700) ran a
     collection every few events for almost nothing to find (about 5% of the run time).
+
+    Only the youngest objects are collected first: the rules are built with the collector paused
+    (:func:`collector_paused`) and leave no garbage to speak of. A full collection here found none
+    after building the 1,024 rules, and walked 433,000 objects to find it (0.2 s).
     """
-    gc.collect()
+    gc.collect(0)
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 
