@@ -42,8 +42,8 @@ def test_parse_engines_errors(text: str, message: str) -> None:
 
 
 def test_floors_do_not_use_rules() -> None:
-    refs = parse_engines("eqlite,eqlite-fast,eql,floor,eqlite-read,eql-prep,f=pkg:run")
-    assert [uses_rules(ref) for ref in refs] == [True, True, True, False, False, False, True]
+    refs = parse_engines("eqlite,eqlite-fast,eql,floor,floor-2w,eqlite-read,eql-prep,f=pkg:run")
+    assert [uses_rules(ref) for ref in refs] == [True, True, True, False, False, False, False, True]
 
 
 def run_rules_stub(paths: object, rules: object) -> dict[str, object]:

@@ -42,9 +42,14 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_floor_run_in_process(tiny: Path) -> None:
-    result = run_spec(Spec(EngineRef("floor", "floor"), None, None, (str(tiny),)))
+@pytest.mark.parametrize("floor", ["floor", "floor-2w"])
+def test_floor_run_in_process(tiny: Path, tmp_path: Path, floor: str) -> None:
+    result = run_spec(Spec(EngineRef(floor, floor), None, None, (str(tiny),)))
     assert (result["events"], result["bytes"], result["hits"]) == (400, tiny.stat().st_size, {})
+    if floor == "floor-2w":  # every line once, however the cut falls (a line at most, and a file of one line)
+        one = tmp_path / "one.ndjson"
+        one.write_bytes(b'{"a": 1}\n')
+        assert run_spec(Spec(EngineRef(floor, floor), None, None, (str(one), str(tiny))))["events"] == 401
     assert result["peak_rss_kib"] >= result["rss_ready_kib"] > 0
     orjson.dumps(result)  # what the worker prints must be JSON
 
