@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO, cast
 
 from eqlite.sources.base import SourceEvent, SourceStats
 from eqlite.sources.ndjson import index_for_path, read_ndjson
@@ -41,12 +42,30 @@ def input_files(paths: Iterable[str]) -> list[str]:
 
 
 def detect(path: str) -> str:
-    """The format of a file, by content: evtx, zip, winevent-json, ndjson, empty or unknown."""
+    """The format of a file, by content: evtx, zip, winevent-json, ndjson, empty or unknown.
+
+    A gzip file is told by what it holds: ``ndjson`` or ``empty`` (the NDJSON reader decompresses
+    it), else ``unknown``.
+    """
     if path == "-":
         return "ndjson"
     from eqlite.sources.windows import detect_format
 
-    return str(detect_format(path))
+    with open(path, "rb") as handle:
+        compressed = handle.read(2) == b"\x1f\x8b"
+    if not compressed:
+        return str(detect_format(path))
+    import gzip
+    import zlib
+
+    from eqlite.sources.windows.detect import classify_head
+
+    try:
+        with gzip.open(path, "rb") as stream:
+            kind = classify_head(stream.read(1 << 16), cast(IO[bytes], stream))
+    except (OSError, EOFError, zlib.error):
+        return "unknown"  # damaged: read as NDJSON when named, which reports what is wrong
+    return kind if kind in ("ndjson", "empty") else "unknown"
 
 
 def holds_no_events(path: str, kind: str, named: bool, stats: SourceStats) -> bool:
