@@ -1545,11 +1545,14 @@ def run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats
 
 def _run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats, index: str | None, profile: str,
                host_id: str | None, progress: Progress | None, pool: Any) -> None:
-    from eqlite.sources.ndjson import open_binary
     from eqlite.sources.reader import detect, expand_paths, holds_no_events, read_events
 
     execution.problems = stats  # lines that are not JSON objects are reported where they are read
-    for path, named in expand_paths(paths, stats):
+    entries = list(expand_paths(paths, stats))
+    number = 0
+    while number < len(entries):
+        path, named = entries[number]
+        number += 1
         kind = detect(path)
         if holds_no_events(path, kind, named, stats):
             continue
@@ -1563,27 +1566,56 @@ def _run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStat
             if progress is not None:
                 progress(count % PROGRESS_EVERY)
             continue
-        file_stats = stats.file(path)
-        file_stats.format = "ndjson"
-        seekable = path != "-" and not _is_gzip(path)
-        if pool is not None and seekable and os.path.isfile(path):
-            before, errors_before = execution.stats.lines, file_stats.errors
-            if pool.feed_file(path, index, progress):
-                file_stats.records += execution.stats.lines - before
-                file_stats.events += execution.stats.lines - before - (file_stats.errors - errors_before)
-                continue
-        try:
-            handle = open_binary(path)
-        except OSError as error:
-            stats.problem(path, None, f"cannot read: {error.strerror or error}")
+        if pool is None or not _plain_file(path):
+            _feed_ndjson_file(execution, path, stats, index, progress)
             continue
-        before, errors_before = execution.stats.lines, file_stats.errors
-        try:
-            feed_ndjson(execution, handle, path, index, seekable, progress)
-        except (OSError, EOFError) as error:
-            stats.problem(path, None, f"read failed: {error}")
-        finally:
-            if path != "-":
-                handle.close()
-        file_stats.records += execution.stats.lines - before
-        file_stats.events += execution.stats.lines - before - (file_stats.errors - errors_before)
+        # This plain NDJSON file and those right after it: the workers read them together (a large
+        # file in ranges, a small one whole), unless together they are too small to be worth it.
+        group = [path]
+        while number < len(entries) and _plain_file(entries[number][0]) and detect(entries[number][0]) == "ndjson":
+            group.append(entries[number][0])
+            number += 1
+        fed = pool.feed_files(group, index, progress)
+        if fed is None:
+            for member in group:
+                _feed_ndjson_file(execution, member, stats, index, progress)
+            continue
+        for member in group:
+            file_stats = stats.file(member)
+            file_stats.format = "ndjson"
+            before, errors_before = execution.stats.lines, file_stats.errors
+            next(fed)  # its ranges read and merged
+            file_stats.records += execution.stats.lines - before
+            file_stats.events += execution.stats.lines - before - (file_stats.errors - errors_before)
+
+
+def _plain_file(path: str) -> bool:
+    """Whether ``path`` is a plain file that can be read again at any offset (not stdin, not gzip)."""
+    try:
+        return path != "-" and os.path.isfile(path) and not _is_gzip(path)
+    except OSError:
+        return False  # (reported when it is read)
+
+
+def _feed_ndjson_file(execution: FastExecution, path: str, stats: SourceStats, index: str | None,
+                      progress: Progress | None) -> None:
+    from eqlite.sources.ndjson import open_binary
+
+    file_stats = stats.file(path)
+    file_stats.format = "ndjson"
+    try:
+        seekable = path != "-" and not _is_gzip(path)
+        handle = open_binary(path)
+    except OSError as error:
+        stats.problem(path, None, f"cannot read: {error.strerror or error}")
+        return
+    before, errors_before = execution.stats.lines, file_stats.errors
+    try:
+        feed_ndjson(execution, handle, path, index, seekable, progress)
+    except (OSError, EOFError) as error:
+        stats.problem(path, None, f"read failed: {error}")
+    finally:
+        if path != "-":
+            handle.close()
+    file_stats.records += execution.stats.lines - before
+    file_stats.events += execution.stats.lines - before - (file_stats.errors - errors_before)

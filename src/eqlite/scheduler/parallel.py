@@ -10,8 +10,11 @@ range, writes its candidates to its own spill file and returns the rest (missing
 times, counts, problems); the parent merges the ranges in file order. Sequence matching
 then runs in the parent over the merged candidates, so results are those of one process.
 
-Only plain, seekable NDJSON files of at least :data:`MIN_BYTES` are split; everything else
-is read in the parent.
+Plain NDJSON files (seekable, not compressed) are read by the workers: a file of at least
+:data:`MIN_BYTES` in ranges, a smaller one whole, as one task, so that a folder of many small
+files (the file output of Filebeat and Winlogbeat rotates at 10 MB) uses every core too. Files
+that follow one another in the input are read together when they add up to :data:`MIN_BYTES`;
+everything else is read in the parent.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ def split(path: str, workers: int, range_bytes: int | None = None, tail_bytes: i
 
 
 def _splittable(path: str) -> bool:
-    """Whether ``feed_file`` would cut this file: a plain NDJSON file of :data:`MIN_BYTES` or more, not gzip."""
+    """Whether ``feed_files`` would cut this file: a plain NDJSON file of :data:`MIN_BYTES` or more, not gzip."""
     from eqlite.sources.reader import detect
 
     try:
@@ -230,27 +233,45 @@ class Workers:
             self._pool = multiprocessing.get_context("fork").Pool(self.count)
         return self._pool
 
-    def feed_file(self, path: str, index: str | None, progress: Progress | None) -> bool:
-        """Feed one file through the workers; False (nothing done) when it is too small or not a plain file."""
-        if os.path.getsize(path) < MIN_BYTES:
-            return False
-        ranges = (self.presplit.ranges(path) if self.presplit is not None and self.presplit.workers == self.count
-                  else None)
-        if ranges is None:
-            ranges = split(path, self.count)
+    def feed_files(self, paths: list[str], index: str | None, progress: Progress | None) -> Iterator[str] | None:
+        """Feed plain NDJSON files through the workers, in order: a file of :data:`MIN_BYTES` or more cut
+        into ranges, a smaller one whole. None (nothing done) when together they are smaller than that.
+
+        The iterator merges the workers' findings a file at a time, and gives each file's path once
+        they are all merged (the caller counts its lines and errors then). Events are numbered past
+        the execution's position: each file's from its own base, ``size + 1`` after the last's.
+        """
+        sizes = [os.path.getsize(path) for path in paths]
+        if sum(sizes) < MIN_BYTES:
+            return None
         base = self.execution.position
-        tasks = []
-        for part in ranges:
-            self._tasks += 1
-            tasks.append(_Task(part, index, base + part.lines_before,
-                               os.path.join(self.folder, f"{self._tasks}.spill"), DEFAULT_LIMIT // self.count))
-        for task, result in zip(tasks, self._results(tasks), strict=True):
-            self.execution.merge_worker(result, task.spill_path, path)
-            if progress is not None:
-                progress(result.stats.lines)
-        # Past every number a worker used (one per line at most): the next input's events come after.
-        self.execution.position = base + os.path.getsize(path) + 1
-        return True
+        plan: list[tuple[str, list[_Task]]] = []
+        for path, size in zip(paths, sizes, strict=True):
+            ranges = [Range(path, 0, size, 0)]
+            if size >= MIN_BYTES:
+                presplit = self.presplit if self.presplit is not None and self.presplit.workers == self.count else None
+                ranges = (presplit.ranges(path) if presplit is not None else None) or split(path, self.count)
+            tasks = []
+            for part in ranges:
+                self._tasks += 1
+                tasks.append(_Task(part, index, base + part.lines_before,
+                                   os.path.join(self.folder, f"{self._tasks}.spill"), DEFAULT_LIMIT // self.count))
+            plan.append((path, tasks))
+            # Past every number a worker used (one per line at most): the next file's events come after.
+            base += size + 1
+        return self._merged(plan, base, progress)
+
+    def _merged(self, plan: list[tuple[str, list[_Task]]], end: int, progress: Progress | None) -> Iterator[str]:
+        results = self._results([task for _, tasks in plan for task in tasks])
+        for number, (path, tasks) in enumerate(plan, start=1):
+            for task in tasks:
+                result = next(results)
+                self.execution.merge_worker(result, task.spill_path, path)
+                if progress is not None:
+                    progress(result.stats.lines)
+            if number == len(plan):
+                self.execution.position = end  # the next input's events come after every number used
+            yield path
 
     def _results(self, tasks: list[_Task]) -> Iterator[WorkerResult]:
         yield from self._started().imap(_work, tasks)
