@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 from enginebench.code import SOURCE, export_source, source_fingerprint
-from enginebench.data import DATA_DIR, DataFile, ensure_data
+from enginebench.data import DATA_DIR, DataFile, ensure_data, split_data
 from enginebench.engines import DEFAULT_ENGINES, ENGINES, EngineRef, parse_engines, uses_rules
 from enginebench.measure import MeasurementError, Spec, measure
 from enginebench.report import (
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rules", type=Path, default=DEFAULT_RULES_ROOT, help="detection-rules checkout")
     parser.add_argument("--timeout", type=float, help="seconds before a measurement is abandoned")
     parser.add_argument("--regenerate", action="store_true", help="regenerate the data file even if cached")
+    parser.add_argument("--files-of", type=int, default=None, metavar="MB",
+                        help="run the engines over the data cut into files of about MB megabytes each (a folder "
+                             "of small files, as Beats' file output writes them), not over the one file")
     parser.add_argument("--memory", action="store_true",
                         help="also run the memory check: one workload, files of 1x, 2x, 4x size")
     parser.add_argument("--memory-events", type=int, help="size of the 1x file for --memory (default --events)")
@@ -106,8 +109,11 @@ class Bench:
 
     def _spec(self, engine: EngineRef, workload: Workload | None, data: DataFile,
               profile: str | None = None) -> Spec:
+        paths = (str(data.path),)
+        if self.args.files_of is not None and data.events == self.args.events:  # (not the memory check's files)
+            paths = tuple(str(path) for path in split_data(data, self.args.files_of, log=log))
         return Spec(engine, workload.name if workload else None, workload.source() if workload else None,
-                    (str(data.path),), profile)
+                    paths, profile)
 
     def plan(self) -> list[tuple[EngineRef, Workload | None]]:
         """Floors once, then every rule engine on every workload, workload by workload."""
@@ -257,7 +263,8 @@ def render(document: dict[str, Any], measurements: list[Measurement]) -> str:
     packages = machine["packages"]
     out = [
         f"data: {Path(data['path']).name}: {data['events']:,} events, {data['bytes'] / 1e6:,.1f} MB "
-        f"(seed rule ground truth: {data['expected_seed_hits']} sequences)",
+        f"(seed rule ground truth: {data['expected_seed_hits']} sequences)"
+        + (f", cut into {data['files']} files of about {data['files_of_mb']} MB" if data.get("files_of_mb") else ""),
         f"machine: {machine['cores']} cores, {machine['cpu_model']}, Python {machine['python']}, "
         f"eqlite {packages['eqlite']}, eql {packages['eql']}, orjson {packages['orjson']}; "
         f"load average at start {machine['load_average']}, at end {machine.get('load_average_end')}",
@@ -319,7 +326,9 @@ def build_document(args: argparse.Namespace, engines: Sequence[EngineRef], machi
                     "engines": [ref.label + ("" if ref.label == ref.target else f"={ref.target}") for ref in engines],
                     "rules_root": str(args.rules)},
         "data": {"path": str(data.path), "events": data.events, "bytes": data.size,
-                 "expected_seed_hits": data.expected_seed_hits},
+                 "expected_seed_hits": data.expected_seed_hits,
+                 "files": len(split_data(data, args.files_of, log=log)) if args.files_of is not None else 1,
+                 "files_of_mb": args.files_of},
         "workloads": [{"name": w.name, "description": w.description, "rules": len(w.rules),
                        "composition": w.composition(), "rule_ids": list(w.rule_ids)} for w in workloads],
         "rule_names": {rule.rule_id: rule.name for w in workloads for rule in w.rules},

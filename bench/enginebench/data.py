@@ -110,3 +110,41 @@ def ensure_data(events: int, seed: int = 0, directory: Path = DATA_DIR, *, regen
     meta = {"fingerprint": fingerprint(events, seed), "size": size, "expected_seed_hits": expected}
     _meta_path(path).write_bytes(orjson.dumps(meta, option=orjson.OPT_INDENT_2))
     return DataFile(path, events, seed, size, expected)
+
+
+def split_data(data: DataFile, megabytes: int, *, log: Any = print) -> list[Path]:
+    """The data file cut at line ends into files of about ``megabytes`` MB each, cached in a folder beside
+    it: a folder of small files, as the file output of Filebeat and Winlogbeat writes them (10 MB each
+    by default). Same events, same order, sorted file names.
+
+    Written to a ``.partial`` folder and renamed, like the data file.
+    """
+    if megabytes < 1:
+        raise ValueError("files of at least 1 MB")
+    folder = data.path.with_name(f"{data.path.name.removesuffix('.ndjson')}-{megabytes}mb")
+    stamp = folder / ".source"  # a dot file: eqlite skips it when it walks the folder
+    expected = f"{data.path.name} {data.size}"
+    if stamp.exists() and stamp.read_text() == expected:
+        return sorted(folder.glob("part-*.ndjson"))
+    log(f"cutting {data.path.name} into files of {megabytes} MB in {folder.name}/ ...")
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.mkdir(parents=True)
+    limit, number, written, out = megabytes * 1_000_000, 0, 0, None
+    try:
+        with open(data.path, "rb") as source:
+            for line in source:
+                if out is None or (written + len(line) > limit and written):
+                    if out is not None:
+                        out.close()
+                    out = open(partial / f"part-{number:05d}.ndjson", "wb")  # noqa: SIM115 (closed above or below)
+                    number, written = number + 1, 0
+                out.write(line)
+                written += len(line)
+    finally:
+        if out is not None:
+            out.close()
+    (partial / ".source").write_text(expected)
+    os.replace(partial, folder)
+    return sorted(folder.glob("part-*.ndjson"))
