@@ -393,19 +393,45 @@ FIRING_RECORDINGS = [
 ]
 
 
-def test_windows_records_meet_the_same_rules() -> None:
-    """Parsed records (EVTX) go through the literal prefilter as JSON, with the reference engine's results."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_windows_records_meet_the_same_rules(workers: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsed records (EVTX) go through the literal prefilter as JSON, with the reference engine's results;
+    with two workers, each file is read and mapped by one of them (with the same counts and problems)."""
+    from eqlite.scheduler import parallel
+
     background = shared_path("datasets", "background")
     files = sorted(str(path) for path in shared_path("datasets", "attack").rglob("*.evtx"))
     files += [str(background / name) for name in FIRING_RECORDINGS]
+    damaged = tmp_path / "damaged.evtx"  # its first chunk's header wiped: a problem reported
+    data = Path(files[0]).read_bytes()
+    damaged.write_bytes(data[:0x1000] + bytes(5000) + data[0x1000 + 5000:])
+    files.insert(3, str(damaged))
     rules = [rule for rule in _corpus_rules() if "windows" in " ".join(rule.index or ()).lower()
              or "logs-endpoint" in " ".join(rule.index or ())]
     reference = Execution.of(rules, Schema.ecs())
-    for record in read_events(files, SourceStats(), index_from_file_name=False):
+    reference_stats = SourceStats()
+    for record in read_events(files, reference_stats, index_from_file_name=False):
         reference.feed(record)
     expected = reference.finish()
+    monkeypatch.setattr(parallel, "MIN_EVENT_BYTES", 0)
+    read_here: list[str] = []
+    real_feed = fast_module._feed_events
+
+    def feed(execution: FastExecution, path: str, *args: Any) -> None:
+        read_here.append(path)
+        real_feed(execution, path, *args)
+
+    monkeypatch.setattr(fast_module, "_feed_events", feed)
     execution = FastExecution(rules, Schema.ecs(), read_sample(files))
-    run_paths(execution, files, SourceStats())
+    stats = SourceStats()
+    run_paths(execution, files, stats, workers=workers)
+    assert bool(read_here) == (workers == 1)
+    counts = {path: (f.format, f.records, f.events, f.errors, f.warnings, dict(f.unmapped))
+              for path, f in stats.files.items()}
+    assert counts == {path: (f.format, f.records, f.events, f.errors, f.warnings, dict(f.unmapped))
+                      for path, f in reference_stats.files.items()}
+    assert [str(problem) for problem in stats.problems] == [str(problem) for problem in reference_stats.problems]
+    assert counts[str(damaged)][3] >= 1 and stats.events == reference.events
     every_stage = sum(len(run.compiled._stages) for run in execution.runs if run.compiled is not None)
     assert execution.stats.evaluated_stages < execution.stats.lines * every_stage / 20
     fast = execution.finish()

@@ -92,8 +92,9 @@ def register(commands: Any) -> None:
                              "the reference engine. Both give the same alerts; the reference engine also "
                              "reports malformed lines that no rule could have matched")
     parser.add_argument("--workers", type=_workers, default="auto", metavar="N",
-                        help="processes that read plain NDJSON files (32 MB and more, alone or together), and "
-                             "build the alerts of rules with many matches, in parallel with the fast engine; "
+                        help="processes that read plain NDJSON files (32 MB and more, alone or together) and "
+                             "EVTX files (two or more, 4 MB together), and build the alerts of rules with many "
+                             "matches, in parallel with the fast engine; "
                              "'auto' (the default): "
                              f"one per CPU this process may use, at most {AUTO_WORKERS_MAX}; 1: none")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary on stderr")

@@ -70,7 +70,7 @@ from eqlite.scheduler.candidates import (
 from eqlite.scheduler.executor import RuleRun, data_stream_index, failed, index_matches, prepare
 from eqlite.semantic.schema import Schema
 from eqlite.semantic.types import Family
-from eqlite.sources.base import Problem, SourceEvent, SourceStats
+from eqlite.sources.base import FileStats, Problem, SourceEvent, SourceStats
 from eqlite.sources.ndjson import unwrap
 
 if TYPE_CHECKING:
@@ -295,10 +295,9 @@ class WorkerResult:
     stats: FastStats
     events_without_index: int
     problems: list[Problem]
-    errors: int
-    warnings: int
     # per rule: the lines it still defers, its own and in groups; None when it defers none
     backlogs: list[tuple[Backlog, list[tuple[NoteGroup, int]]] | None]
+    files: list[FileStats]  # the counts of the files it read (records, events, errors and warnings)
 
 
 @dataclass(slots=True)
@@ -1145,12 +1144,12 @@ class FastExecution:
             script_errors=[(rule.compiled.script_errors.count, rule.compiled.script_errors.last)
                            for rule in self._rules],
             stats=self.stats, events_without_index=self.events_without_index,
-            problems=self.problems.problems, errors=sum(f.errors for f in files),
-            warnings=sum(f.warnings for f in files),
-            backlogs=[(rule.backlog, rule.shared) if rule.deferring else None for rule in self._rules])
+            problems=self.problems.problems,
+            backlogs=[(rule.backlog, rule.shared) if rule.deferring else None for rule in self._rules],
+            files=list(files))
 
-    def merge_worker(self, result: WorkerResult, spill_path: str, path: str) -> None:
-        """In the parent: take the findings of a worker that read part of ``path``, in input order."""
+    def merge_worker(self, result: WorkerResult, spill_path: str) -> None:
+        """In the parent: take the findings of a worker's task (part of the input), in input order."""
         spill_file = SpillFile.open(spill_path)
         self.budget.adopted.append(spill_file)
         for rule, (runs, count), missing, without_timestamp, (errors, last) in zip(
@@ -1197,15 +1196,19 @@ class FastExecution:
         for name in ("lines", "skipped", "parsed", "evaluated_stages", "deferred", "noted_only", "read_again"):
             setattr(self.stats, name, getattr(self.stats, name) + getattr(result.stats, name))
         self.events_without_index += result.events_without_index
-        listed_errors = listed_warnings = 0
+        listed: dict[tuple[str, bool], int] = defaultdict(int)  # problems listed, by file and whether errors
         for problem in result.problems:
             self.problems.problem(problem.path, problem.position, problem.message, problem.severity)
-            listed_errors += problem.severity == "error"
-            listed_warnings += problem.severity != "error"
-        if result.errors > listed_errors or result.warnings > listed_warnings:  # past the worker's list cap
-            file_stats = self.problems.file(path)
-            file_stats.errors += result.errors - listed_errors
-            file_stats.warnings += result.warnings - listed_warnings
+            listed[(problem.path, problem.severity == "error")] += 1
+        for counted in result.files:  # each file's counts (its problems past the worker's list cap too)
+            file_stats = self.problems.file(counted.path)
+            if counted.format != "unknown":
+                file_stats.format = counted.format
+            file_stats.records += counted.records
+            file_stats.events += counted.events
+            file_stats.errors += counted.errors - listed[(counted.path, True)]
+            file_stats.warnings += counted.warnings - listed[(counted.path, False)]
+            file_stats.unmapped.update(counted.unmapped)
 
     # ------------------------------------------------------------ results
 
@@ -1545,7 +1548,7 @@ def run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats
 
 def _run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats, index: str | None, profile: str,
                host_id: str | None, progress: Progress | None, pool: Any) -> None:
-    from eqlite.sources.reader import detect, expand_paths, holds_no_events, read_events
+    from eqlite.sources.reader import detect, expand_paths, holds_no_events
 
     execution.problems = stats  # lines that are not JSON objects are reported where they are read
     entries = list(expand_paths(paths, stats))
@@ -1556,15 +1559,20 @@ def _run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStat
         kind = detect(path)
         if holds_no_events(path, kind, named, stats):
             continue
+        if kind in ("evtx", "winevent-json") and pool is not None and _plain_file(path):
+            # This Windows event file and those right after it: each read whole by a worker, if worth it.
+            group = [path]
+            while (number < len(entries) and _plain_file(entries[number][0])
+                   and detect(entries[number][0]) in ("evtx", "winevent-json")):
+                group.append(entries[number][0])
+                number += 1
+            if pool.feed_files(group, index, progress, reader=(profile, host_id)):
+                continue
+            for member in group:
+                _feed_events(execution, member, stats, index, profile, host_id, progress)
+            continue
         if kind in ("evtx", "winevent-json", "zip"):
-            count = 0
-            for count, record in enumerate(read_events([path], stats, index=index, profile=profile,
-                                                       host_id=host_id, index_from_file_name=False), start=1):
-                execution.feed(record)
-                if progress is not None and count % PROGRESS_EVERY == 0:
-                    progress(PROGRESS_EVERY)
-            if progress is not None:
-                progress(count % PROGRESS_EVERY)
+            _feed_events(execution, path, stats, index, profile, host_id, progress)
             continue
         if pool is None or not _plain_file(path):
             _feed_ndjson_file(execution, path, stats, index, progress)
@@ -1575,18 +1583,24 @@ def _run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStat
         while number < len(entries) and _plain_file(entries[number][0]) and detect(entries[number][0]) == "ndjson":
             group.append(entries[number][0])
             number += 1
-        fed = pool.feed_files(group, index, progress)
-        if fed is None:
+        if not pool.feed_files(group, index, progress):
             for member in group:
                 _feed_ndjson_file(execution, member, stats, index, progress)
-            continue
-        for member in group:
-            file_stats = stats.file(member)
-            file_stats.format = "ndjson"
-            before, errors_before = execution.stats.lines, file_stats.errors
-            next(fed)  # its ranges read and merged
-            file_stats.records += execution.stats.lines - before
-            file_stats.events += execution.stats.lines - before - (file_stats.errors - errors_before)
+
+
+def _feed_events(execution: FastExecution, path: str, stats: SourceStats, index: str | None, profile: str,
+                 host_id: str | None, progress: Progress | None) -> None:
+    """Feed the events of a Windows event file (EVTX, Windows-event JSON, zip of them), mapped to ECS."""
+    from eqlite.sources.reader import read_events
+
+    count = 0
+    for count, record in enumerate(read_events([path], stats, index=index, profile=profile, host_id=host_id,
+                                               index_from_file_name=False), start=1):
+        execution.feed(record)
+        if progress is not None and count % PROGRESS_EVERY == 0:
+            progress(PROGRESS_EVERY)
+    if progress is not None:
+        progress(count % PROGRESS_EVERY)
 
 
 def _plain_file(path: str) -> bool:

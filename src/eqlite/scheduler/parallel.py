@@ -11,10 +11,14 @@ times, counts, problems); the parent merges the ranges in file order. Sequence m
 then runs in the parent over the merged candidates, so results are those of one process.
 
 Plain NDJSON files (seekable, not compressed) are read by the workers: a file of at least
-:data:`MIN_BYTES` in ranges, a smaller one whole, as one task, so that a folder of many small
-files (the file output of Filebeat and Winlogbeat rotates at 10 MB) uses every core too. Files
-that follow one another in the input are read together when they add up to :data:`MIN_BYTES`;
-everything else is read in the parent.
+:data:`MIN_BYTES` in ranges, smaller ones whole, several to a task, so that a folder of many
+small files (the file output of Filebeat and Winlogbeat rotates at 10 MB) uses every core too.
+Files that follow one another in the input are read together when they add up to
+:data:`MIN_BYTES`. Windows event files (EVTX, Windows-event JSON) that follow one another are
+read, mapped and fed by the workers too, each whole, when there are two or more of
+:data:`MIN_EVENT_BYTES` together. Each worker counts the records, events and problems of the
+files it reads, and the parent adds them up. Everything else (standard input, gzip, zip) is
+read in the parent.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from eqlite.scheduler.fast import FastExecution, Progress, WorkerResult, feed_nd
 from eqlite.sources.ndjson import READ_BUFFER
 
 MIN_BYTES = 32 << 20
+MIN_EVENT_BYTES = 4 << 20  # Windows event files: mapping each record costs about 10 times a line's reading
 RANGE_BYTES = 64 << 20
 TAIL_BYTES = 8 << 20  # the smallest of the last ranges (about 5,000 lines of 1.6 KB)
 COUNT_BLOCK = 8 << 20
@@ -191,21 +196,35 @@ _INHERITED: dict[str, FastExecution] = {}  # the parent's execution, as forked w
 
 @dataclass(frozen=True, slots=True)
 class _Task:
-    range: Range
-    index: str | None
-    position: int
+    parts: tuple[tuple[Range, int], ...]  # byte ranges (whole small files, or one range of a large file), each
+    index: str | None                     # with the number of its first event
     spill_path: str
     budget: int
+    reader: tuple[str, str | None] | None = None  # (profile, host id): Windows event files, each read whole
 
 
 def _work(task: _Task) -> WorkerResult:
     execution = _INHERITED["execution"]
-    execution.start_worker(task.spill_path, task.position, task.budget)
-    part = task.range
-    with open(part.path, "rb", buffering=READ_BUFFER) as handle:
-        handle.seek(part.start)
-        feed_ndjson(execution, handle, part.path, task.index, True, None, part.start, part.lines_before,
-                    part.end - part.start)
+    execution.start_worker(task.spill_path, task.parts[0][1], task.budget)
+    for part, position in task.parts:
+        execution.position = position
+        if task.reader is not None:  # (read_events counts the file's records and events)
+            from eqlite.sources.reader import read_events
+
+            profile, host_id = task.reader
+            for record in read_events([part.path], execution.problems, index=task.index, profile=profile,
+                                      host_id=host_id, index_from_file_name=False):
+                execution.feed(record)
+            continue
+        counted = execution.problems.file(part.path)
+        counted.format = "ndjson"
+        lines, errors = execution.stats.lines, counted.errors
+        with open(part.path, "rb", buffering=READ_BUFFER) as handle:
+            handle.seek(part.start)
+            feed_ndjson(execution, handle, part.path, task.index, True, None, part.start, part.lines_before,
+                        part.end - part.start)
+        counted.records += execution.stats.lines - lines
+        counted.events += execution.stats.lines - lines - (counted.errors - errors)
     return execution.worker_result()
 
 
@@ -233,45 +252,60 @@ class Workers:
             self._pool = multiprocessing.get_context("fork").Pool(self.count)
         return self._pool
 
-    def feed_files(self, paths: list[str], index: str | None, progress: Progress | None) -> Iterator[str] | None:
+    def feed_files(self, paths: list[str], index: str | None, progress: Progress | None,
+                   reader: tuple[str, str | None] | None = None) -> bool:
         """Feed plain NDJSON files through the workers, in order: a file of :data:`MIN_BYTES` or more cut
-        into ranges, a smaller one whole. None (nothing done) when together they are smaller than that.
+        into ranges, smaller ones whole, several to a task. False (nothing done) when together they are
+        smaller than that.
 
-        The iterator merges the workers' findings a file at a time, and gives each file's path once
-        they are all merged (the caller counts its lines and errors then). Events are numbered past
-        the execution's position: each file's from its own base, ``size + 1`` after the last's.
+        With ``reader`` (the profile and host id of :func:`~eqlite.sources.reader.read_events`), the files
+        are Windows event files (EVTX, Windows-event JSON), each read whole by a worker, which maps and
+        feeds its events: when there are two or more, of :data:`MIN_EVENT_BYTES` together.
+
+        The workers' findings are merged in input order, with each file's counts and problems. Events
+        are numbered past the execution's position: each file's from its own base, ``size + 1`` after
+        the last's (a line or a record takes a byte at least).
         """
         sizes = [os.path.getsize(path) for path in paths]
-        if sum(sizes) < MIN_BYTES:
-            return None
+        total = sum(sizes)
+        if total < MIN_BYTES if reader is None else len(paths) < 2 or total < MIN_EVENT_BYTES:
+            return False
+        # Small files go several to a task (each task costs its worker a few milliseconds for every
+        # rule), up to a size that still leaves a few tasks per worker to even out their ends.
+        target = max(1, min(RANGE_BYTES, total // (4 * self.count)))
+        presplit = self.presplit if self.presplit is not None and self.presplit.workers == self.count else None
         base = self.execution.position
-        plan: list[tuple[str, list[_Task]]] = []
+        tasks: list[_Task] = []
+        pending: list[tuple[Range, int]] = []
+        pending_bytes = 0
+
+        def close_task(parts: list[tuple[Range, int]]) -> None:
+            self._tasks += 1
+            tasks.append(_Task(tuple(parts), index, os.path.join(self.folder, f"{self._tasks}.spill"),
+                               DEFAULT_LIMIT // self.count, reader))
+
         for path, size in zip(paths, sizes, strict=True):
-            ranges = [Range(path, 0, size, 0)]
-            if size >= MIN_BYTES:
-                presplit = self.presplit if self.presplit is not None and self.presplit.workers == self.count else None
+            cut = size >= MIN_BYTES and reader is None
+            if pending and (cut or pending_bytes + size > target):
+                close_task(pending)
+                pending, pending_bytes = [], 0
+            if cut:
                 ranges = (presplit.ranges(path) if presplit is not None else None) or split(path, self.count)
-            tasks = []
-            for part in ranges:
-                self._tasks += 1
-                tasks.append(_Task(part, index, base + part.lines_before,
-                                   os.path.join(self.folder, f"{self._tasks}.spill"), DEFAULT_LIMIT // self.count))
-            plan.append((path, tasks))
+                for part in ranges:
+                    close_task([(part, base + part.lines_before)])
+            else:
+                pending.append((Range(path, 0, size, 0), base))
+                pending_bytes += size
             # Past every number a worker used (one per line at most): the next file's events come after.
             base += size + 1
-        return self._merged(plan, base, progress)
-
-    def _merged(self, plan: list[tuple[str, list[_Task]]], end: int, progress: Progress | None) -> Iterator[str]:
-        results = self._results([task for _, tasks in plan for task in tasks])
-        for number, (path, tasks) in enumerate(plan, start=1):
-            for task in tasks:
-                result = next(results)
-                self.execution.merge_worker(result, task.spill_path, path)
-                if progress is not None:
-                    progress(result.stats.lines)
-            if number == len(plan):
-                self.execution.position = end  # the next input's events come after every number used
-            yield path
+        if pending:
+            close_task(pending)
+        for task, result in zip(tasks, self._results(tasks), strict=True):
+            self.execution.merge_worker(result, task.spill_path)
+            if progress is not None:
+                progress(result.stats.lines)
+        self.execution.position = base  # the next input's events come after every number used
+        return True
 
     def _results(self, tasks: list[_Task]) -> Iterator[WorkerResult]:
         yield from self._started().imap(_work, tasks)
