@@ -933,3 +933,37 @@ def test_building_the_rules_runs_no_garbage_collection(small_demo_file: Path) ->
         gc.callbacks.remove(counted)
     # at most the one owed as the collector resumes, of whichever generation is due (some 20 without the pause)
     assert len(during) <= 1
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_that_fails_to_read_is_reported_and_the_others_go_on(small_demo_file: Path, tmp_path: Path,
+                                                                     workers: int,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from eqlite.scheduler import parallel
+
+    lines = small_demo_file.read_bytes().splitlines(keepends=True)
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for number, name in enumerate("abcd"):
+        (folder / f"{name}.ndjson").write_bytes(b"".join(lines[number * 800:(number + 1) * 800]))
+    # none large enough to be cut into ranges, all of them together worth the workers
+    monkeypatch.setattr(parallel, "MIN_BYTES", sum(path.stat().st_size for path in folder.iterdir()))
+    real = fast_module.feed_ndjson
+
+    def failing(execution: FastExecution, handle: Any, path: str, *args: Any) -> None:
+        if path.endswith("b.ndjson"):
+            raise OSError("the disk went away")
+        real(execution, handle, path, *args)
+
+    monkeypatch.setattr(fast_module, "feed_ndjson", failing)
+    monkeypatch.setattr(parallel, "feed_ndjson", failing)  # (as the forked workers call it)
+    execution = FastExecution(_corpus_rules(60), Schema.ecs(), read_sample([str(folder)]))
+    stats = SourceStats()
+    run_paths(execution, [str(folder)], stats, workers=workers)
+    assert bool(execution.spill_folders) == (workers > 1)
+    execution.finish()
+    assert [str(problem) for problem in stats.problems] == [
+        f"{folder / 'b.ndjson'}: error: read failed: the disk went away"]
+    counts = {Path(path).name: (f.records, f.events, f.errors) for path, f in stats.files.items()}
+    assert counts == {"a.ndjson": (800, 800, 0), "b.ndjson": (0, 0, 1), "c.ndjson": (800, 800, 0),
+                      "d.ndjson": (800, 800, 0)}

@@ -1628,6 +1628,7 @@ def _feed_ndjson_file(execution: FastExecution, path: str, stats: SourceStats, i
         feed_ndjson(execution, handle, path, index, seekable, progress)
     except (OSError, EOFError) as error:
         stats.problem(path, None, f"read failed: {error}")
+        errors_before += 1  # not a line's
     finally:
         if path != "-":
             handle.close()

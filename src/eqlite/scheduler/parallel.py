@@ -219,10 +219,21 @@ def _work(task: _Task) -> WorkerResult:
         counted = execution.problems.file(part.path)
         counted.format = "ndjson"
         lines, errors = execution.stats.lines, counted.errors
-        with open(part.path, "rb", buffering=READ_BUFFER) as handle:
+        # A file that cannot be read is reported, and the others go on, as when the parent reads it.
+        try:
+            handle = open(part.path, "rb", buffering=READ_BUFFER)  # noqa: SIM115 (closed below)
+        except OSError as error:
+            execution.problems.problem(part.path, None, f"cannot read: {error.strerror or error}")
+            continue
+        try:
             handle.seek(part.start)
             feed_ndjson(execution, handle, part.path, task.index, True, None, part.start, part.lines_before,
                         part.end - part.start)
+        except (OSError, EOFError) as error:
+            execution.problems.problem(part.path, None, f"read failed: {error}")
+            errors += 1  # not a line's
+        finally:
+            handle.close()
         counted.records += execution.stats.lines - lines
         counted.events += execution.stats.lines - lines - (counted.errors - errors)
     return execution.worker_result()
@@ -268,7 +279,8 @@ class Workers:
         """
         sizes = [os.path.getsize(path) for path in paths]
         total = sum(sizes)
-        if total < MIN_BYTES if reader is None else len(paths) < 2 or total < MIN_EVENT_BYTES:
+        worth_it = total >= MIN_BYTES if reader is None else len(paths) >= 2 and total >= MIN_EVENT_BYTES
+        if not worth_it:
             return False
         # Small files go several to a task (each task costs its worker a few milliseconds for every
         # rule), up to a size that still leaves a few tasks per worker to even out their ends.
