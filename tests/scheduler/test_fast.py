@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -967,3 +968,39 @@ def test_a_file_that_fails_to_read_is_reported_and_the_others_go_on(small_demo_f
     counts = {Path(path).name: (f.records, f.events, f.errors) for path, f in stats.files.items()}
     assert counts == {"a.ndjson": (800, 800, 0), "b.ndjson": (0, 0, 1), "c.ndjson": (800, 800, 0),
                       "d.ndjson": (800, 800, 0)}
+
+
+def test_workers_read_zip_archives_of_windows_events_as_one_reader_does(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Zip archives (security-datasets' JSON) among EVTX files, each read whole by a worker: the same hits,
+    problems and counts as one reader, a damaged archive among them included."""
+    from eqlite.scheduler import parallel
+
+    archives = sorted((str(path) for path in shared_path("datasets").rglob("*.zip")), key=os.path.getsize)[:3]
+    files = [*archives[:2], str(shared_path("datasets", "background") / FIRING_RECORDINGS[0]), archives[2]]
+    rules = [rule for rule in _corpus_rules() if "windows" in " ".join(rule.index or ()).lower()][:200]
+    monkeypatch.setattr(parallel, "MIN_EVENT_BYTES", 0)
+    read_here: list[str] = []
+    real_feed = fast_module._feed_events
+
+    def feed(execution: FastExecution, path: str, *args: Any) -> None:
+        read_here.append(path)
+        real_feed(execution, path, *args)
+
+    monkeypatch.setattr(fast_module, "_feed_events", feed)
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(Path(archives[0]).read_bytes()[:-200])  # its central directory cut off
+    results = []
+    for workers, inputs in ((1, [*files, str(damaged)]), (2, [*files, str(damaged)])):
+        read_here.clear()
+        execution = FastExecution(rules, Schema.ecs())
+        stats = SourceStats()
+        run_paths(execution, inputs, stats, workers=workers)
+        counts = {path: (f.format, f.records, f.events, f.errors, f.warnings, dict(f.unmapped))
+                  for path, f in stats.files.items()}
+        results.append(([_signature(run) for run in execution.finish()], [str(p) for p in stats.problems],
+                        counts))
+        assert read_here == ([] if workers == 2 else inputs)
+    assert results[0] == results[1]
+    assert sum(count[2] for count in counts.values()) > 5_000  # (an archive's events are counted by member)
+    assert any(str(damaged) in problem for problem in results[0][1]) and any(results[0][0])

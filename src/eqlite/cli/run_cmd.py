@@ -93,7 +93,7 @@ def register(commands: Any) -> None:
                              "reports malformed lines that no rule could have matched")
     parser.add_argument("--workers", type=_workers, default="auto", metavar="N",
                         help="processes that read plain NDJSON files (32 MB and more, alone or together) and "
-                             "EVTX files (two or more, 4 MB together), and build the alerts of rules with many "
+                             "EVTX or zip files (two or more, 4 MB together), and build the alerts of rules with many "
                              "matches, in parallel with the fast engine; "
                              "'auto' (the default): "
                              f"one per CPU this process may use, at most {AUTO_WORKERS_MAX}; 1: none")

@@ -1559,11 +1559,11 @@ def _run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStat
         kind = detect(path)
         if holds_no_events(path, kind, named, stats):
             continue
-        if kind in ("evtx", "winevent-json") and pool is not None and _plain_file(path):
+        if kind in ("evtx", "winevent-json", "zip") and pool is not None and _plain_file(path):
             # This Windows event file and those right after it: each read whole by a worker, if worth it.
             group = [path]
             while (number < len(entries) and _plain_file(entries[number][0])
-                   and detect(entries[number][0]) in ("evtx", "winevent-json")):
+                   and detect(entries[number][0]) in ("evtx", "winevent-json", "zip")):
                 group.append(entries[number][0])
                 number += 1
             if pool.feed_files(group, index, progress, reader=(profile, host_id)):

@@ -14,11 +14,11 @@ Plain NDJSON files (seekable, not compressed) are read by the workers: a file of
 :data:`MIN_BYTES` in ranges, smaller ones whole, several to a task, so that a folder of many
 small files (the file output of Filebeat and Winlogbeat rotates at 10 MB) uses every core too.
 Files that follow one another in the input are read together when they add up to
-:data:`MIN_BYTES`. Windows event files (EVTX, Windows-event JSON) that follow one another are
-read, mapped and fed by the workers too, each whole, when there are two or more of
+:data:`MIN_BYTES`. Windows event files (EVTX, Windows-event JSON, zip archives of them) that follow
+one another are read, mapped and fed by the workers too, each whole, when there are two or more of
 :data:`MIN_EVENT_BYTES` together. Each worker counts the records, events and problems of the
-files it reads, and the parent adds them up. Everything else (standard input, gzip, zip) is
-read in the parent.
+files it reads, and the parent adds them up. Everything else (standard input, gzip) is read in
+the parent.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import multiprocessing.pool
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -239,6 +240,19 @@ def _work(task: _Task) -> WorkerResult:
     return execution.worker_result()
 
 
+def _span(path: str, size: int) -> int | None:
+    """How many events a Windows event file can hold at most: its size in bytes (a record takes one at
+    least), or for a zip archive, the size of what it holds; None for an archive that cannot be read
+    (the parent reads it, and reports what is wrong)."""
+    if not zipfile.is_zipfile(path):
+        return size
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(member.file_size for member in archive.infolist())
+    except (OSError, zipfile.BadZipFile):
+        return None
+
+
 class Workers:
     """A pool of forked workers for one execution; ``close()`` (or ``with``) ends them.
 
@@ -270,17 +284,19 @@ class Workers:
         smaller than that.
 
         With ``reader`` (the profile and host id of :func:`~eqlite.sources.reader.read_events`), the files
-        are Windows event files (EVTX, Windows-event JSON), each read whole by a worker, which maps and
-        feeds its events: when there are two or more, of :data:`MIN_EVENT_BYTES` together.
+        are Windows event files (EVTX, Windows-event JSON, zip archives of them), each read whole by a
+        worker, which maps and feeds its events: when there are two or more, of :data:`MIN_EVENT_BYTES`
+        together.
 
         The workers' findings are merged in input order, with each file's counts and problems. Events
         are numbered past the execution's position: each file's from its own base, ``size + 1`` after
-        the last's (a line or a record takes a byte at least).
+        the last's (a line or a record takes a byte at least; for an archive, the size of what it holds).
         """
         sizes = [os.path.getsize(path) for path in paths]
         total = sum(sizes)
         worth_it = total >= MIN_BYTES if reader is None else len(paths) >= 2 and total >= MIN_EVENT_BYTES
-        if not worth_it:
+        spans = sizes if reader is None else [_span(path, size) for path, size in zip(paths, sizes, strict=True)]
+        if not worth_it or None in spans:
             return False
         # Small files go several to a task (each task costs its worker a few milliseconds for every
         # rule), up to a size that still leaves a few tasks per worker to even out their ends.
@@ -296,7 +312,7 @@ class Workers:
             tasks.append(_Task(tuple(parts), index, os.path.join(self.folder, f"{self._tasks}.spill"),
                                DEFAULT_LIMIT // self.count, reader))
 
-        for path, size in zip(paths, sizes, strict=True):
+        for path, size, span in zip(paths, sizes, spans, strict=True):
             cut = size >= MIN_BYTES and reader is None
             if pending and (cut or pending_bytes + size > target):
                 close_task(pending)
@@ -308,8 +324,8 @@ class Workers:
             else:
                 pending.append((Range(path, 0, size, 0), base))
                 pending_bytes += size
-            # Past every number a worker used (one per line at most): the next file's events come after.
-            base += size + 1
+            # Past every number a worker used (one per line or record at most): the next file's come after.
+            base += (span or 0) + 1
         if pending:
             close_task(pending)
         for task, result in zip(tasks, self._results(tasks), strict=True):
