@@ -394,6 +394,19 @@ FIRING_RECORDINGS = [
 ]
 
 
+def _events_read_by_the_parent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The Windows event files the parent reads itself (not its workers), as it reads them."""
+    read_here: list[str] = []
+    real_feed = fast_module._feed_events
+
+    def feed(execution: FastExecution, path: str, *args: Any) -> None:
+        read_here.append(path)
+        real_feed(execution, path, *args)
+
+    monkeypatch.setattr(fast_module, "_feed_events", feed)
+    return read_here
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_windows_records_meet_the_same_rules(workers: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Parsed records (EVTX) go through the literal prefilter as JSON, with the reference engine's results;
@@ -415,14 +428,7 @@ def test_windows_records_meet_the_same_rules(workers: int, tmp_path: Path, monke
         reference.feed(record)
     expected = reference.finish()
     monkeypatch.setattr(parallel, "MIN_EVENT_BYTES", 0)
-    read_here: list[str] = []
-    real_feed = fast_module._feed_events
-
-    def feed(execution: FastExecution, path: str, *args: Any) -> None:
-        read_here.append(path)
-        real_feed(execution, path, *args)
-
-    monkeypatch.setattr(fast_module, "_feed_events", feed)
+    read_here = _events_read_by_the_parent(monkeypatch)
     execution = FastExecution(rules, Schema.ecs(), read_sample(files))
     stats = SourceStats()
     run_paths(execution, files, stats, workers=workers)
@@ -980,14 +986,7 @@ def test_workers_read_zip_archives_of_windows_events_as_one_reader_does(tmp_path
     files = [*archives[:2], str(shared_path("datasets", "background") / FIRING_RECORDINGS[0]), archives[2]]
     rules = [rule for rule in _corpus_rules() if "windows" in " ".join(rule.index or ()).lower()][:200]
     monkeypatch.setattr(parallel, "MIN_EVENT_BYTES", 0)
-    read_here: list[str] = []
-    real_feed = fast_module._feed_events
-
-    def feed(execution: FastExecution, path: str, *args: Any) -> None:
-        read_here.append(path)
-        real_feed(execution, path, *args)
-
-    monkeypatch.setattr(fast_module, "_feed_events", feed)
+    read_here = _events_read_by_the_parent(monkeypatch)
     damaged = tmp_path / "damaged.zip"
     damaged.write_bytes(Path(archives[0]).read_bytes()[:-200])  # its central directory cut off
     results = []
