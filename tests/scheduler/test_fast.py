@@ -1003,3 +1003,34 @@ def test_workers_read_zip_archives_of_windows_events_as_one_reader_does(tmp_path
     assert results[0] == results[1]
     assert sum(count[2] for count in counts.values()) > 5_000  # (an archive's events are counted by member)
     assert any(str(damaged) in problem for problem in results[0][1]) and any(results[0][0])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_that_cannot_be_opened_is_reported_and_the_others_are_read(small_demo_file: Path, tmp_path: Path,
+                                                                          workers: int,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from eqlite.scheduler import parallel
+    from eqlite.sources.windows import detect as windows_detect
+
+    lines = small_demo_file.read_bytes().splitlines(keepends=True)
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for number, name in enumerate("abcd"):
+        (folder / f"{name}.ndjson").write_bytes(b"".join(lines[number * 800:(number + 1) * 800]))
+    monkeypatch.setattr(parallel, "MIN_BYTES", sum(path.stat().st_size for path in folder.iterdir()) // 2)
+    real = windows_detect.detect_format
+
+    def gone(path: str) -> str:  # as if the file went away after the folder was listed
+        if str(path).endswith("b.ndjson"):
+            raise FileNotFoundError(2, "No such file or directory")
+        return real(path)
+
+    monkeypatch.setattr("eqlite.sources.windows.detect_format", gone)
+    execution = FastExecution(_corpus_rules(60), Schema.ecs(), read_sample([str(folder)]))
+    stats = SourceStats()
+    run_paths(execution, [str(folder)], stats, workers=workers)
+    execution.finish()
+    assert [str(problem) for problem in stats.problems] == [
+        f"{folder / 'b.ndjson'}: error: cannot read: No such file or directory"]
+    assert {Path(path).name: f.events for path, f in stats.files.items()} == {
+        "a.ndjson": 800, "b.ndjson": 0, "c.ndjson": 800, "d.ndjson": 800}

@@ -37,3 +37,25 @@ def test_gzip_ndjson_found_in_a_folder_is_read(tmp_path: Path) -> None:
     assert [Path(event.path).name for event in events] == ["a.ndjson", "b.ndjson.gz", "b.ndjson.gz"]
     assert [str(problem) for problem in stats.problems] == [
         f"{tmp_path / 'notes.txt.gz'}: warning: not an event file (not NDJSON, EVTX or Windows-event JSON); skipped"]
+
+
+def test_a_file_that_cannot_be_opened_is_reported_and_the_others_are_read(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from eqlite.sources import reader
+    from eqlite.sources.windows import detect as windows_detect
+
+    for name in ("a.ndjson", "b.ndjson", "c.ndjson"):
+        (tmp_path / name).write_bytes(EVENT)
+    real = windows_detect.detect_format
+
+    def gone(path: str) -> str:
+        if str(path).endswith("b.ndjson"):
+            raise FileNotFoundError(2, "No such file or directory")
+        return real(path)
+
+    monkeypatch.setattr("eqlite.sources.windows.detect_format", gone)
+    stats = SourceStats()
+    events = list(reader.read_events([str(tmp_path)], stats))
+    assert [Path(event.path).name for event in events] == ["a.ndjson", "c.ndjson"]
+    assert [str(problem) for problem in stats.problems] == [
+        f"{tmp_path / 'b.ndjson'}: error: cannot read: No such file or directory"]

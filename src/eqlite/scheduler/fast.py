@@ -1381,7 +1381,13 @@ def read_sample(paths: Iterable[str], lines: int = SAMPLE_LINES) -> list[bytes]:
     from eqlite.sources.ndjson import open_binary
     from eqlite.sources.reader import detect, expand_paths
 
-    files = [path for path, _ in expand_paths(paths, SourceStats()) if path != "-" and detect(path) == "ndjson"]
+    def is_ndjson(path: str) -> bool:
+        try:
+            return detect(path) == "ndjson"
+        except OSError:
+            return False  # (reported when the file is read)
+
+    files = [path for path, _ in expand_paths(paths, SourceStats()) if path != "-" and is_ndjson(path)]
     sample: list[bytes] = []
     for number, path in enumerate(files):
         share = (lines - len(sample)) // (len(files) - number)
@@ -1528,9 +1534,10 @@ def run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats
     """Feed every input to a fast execution: NDJSON prefiltered (a block or a line at a time), other formats parsed.
 
     ``progress``, when given, is called now and then with the number of records read since its last call.
-    With ``workers`` > 1, large plain NDJSON files are read by that many forked processes
-    (:mod:`eqlite.scheduler.parallel`), cut into ranges by ``presplit`` when it was started for them;
-    results do not change. ``presplit`` is closed on return.
+    With ``workers`` > 1, plain NDJSON files (a large one in ranges, cut by ``presplit`` when it was
+    started for them) and Windows event files are read by that many forked processes, when there is
+    enough of them (:mod:`eqlite.scheduler.parallel`); results do not change. ``presplit`` is closed
+    on return.
     """
     from eqlite.scheduler.parallel import Workers
 
@@ -1550,20 +1557,30 @@ def _run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStat
                host_id: str | None, progress: Progress | None, pool: Any) -> None:
     from eqlite.sources.reader import detect, expand_paths, holds_no_events
 
+    def kind_of(path: str) -> str | None:
+        try:
+            return detect(path)
+        except OSError:
+            return None  # (reported when its turn comes)
+
     execution.problems = stats  # lines that are not JSON objects are reported where they are read
     entries = list(expand_paths(paths, stats))
     number = 0
     while number < len(entries):
         path, named = entries[number]
         number += 1
-        kind = detect(path)
+        try:
+            kind = detect(path)
+        except OSError as error:  # gone, or unreadable, since the folder was listed: the others go on
+            stats.problem(path, None, f"cannot read: {error.strerror or error}")
+            continue
         if holds_no_events(path, kind, named, stats):
             continue
         if kind in ("evtx", "winevent-json", "zip") and pool is not None and _plain_file(path):
             # This Windows event file and those right after it: each read whole by a worker, if worth it.
             group = [path]
             while (number < len(entries) and _plain_file(entries[number][0])
-                   and detect(entries[number][0]) in ("evtx", "winevent-json", "zip")):
+                   and kind_of(entries[number][0]) in ("evtx", "winevent-json", "zip")):
                 group.append(entries[number][0])
                 number += 1
             if pool.feed_files(group, index, progress, reader=(profile, host_id)):
@@ -1580,7 +1597,7 @@ def _run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStat
         # This plain NDJSON file and those right after it: the workers read them together (a large
         # file in ranges, a small one whole), unless together they are too small to be worth it.
         group = [path]
-        while number < len(entries) and _plain_file(entries[number][0]) and detect(entries[number][0]) == "ndjson":
+        while number < len(entries) and _plain_file(entries[number][0]) and kind_of(entries[number][0]) == "ndjson":
             group.append(entries[number][0])
             number += 1
         if not pool.feed_files(group, index, progress):

@@ -97,7 +97,11 @@ def read_events(paths: Iterable[str], stats: SourceStats, *, index: str | None =
         host_id: overrides ``host.id`` of raw Windows logs (default: the record's computer).
     """
     for path, named in expand_paths(paths, stats):
-        kind = detect(path)
+        try:
+            kind = detect(path)
+        except OSError as error:  # gone, or unreadable, since the folder was listed: the others go on
+            stats.problem(path, None, f"cannot read: {error.strerror or error}")
+            continue
         if kind in ("evtx", "winevent-json", "zip"):
             from eqlite.sources.windows import read_windows_file
 
