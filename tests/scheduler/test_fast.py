@@ -397,13 +397,13 @@ FIRING_RECORDINGS = [
 def _events_read_by_the_parent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The Windows event files the parent reads itself (not its workers), as it reads them."""
     read_here: list[str] = []
-    real_feed = fast_module._feed_events
+    real_feed = fast_module.feed_events
 
     def feed(execution: FastExecution, path: str, *args: Any) -> None:
         read_here.append(path)
         real_feed(execution, path, *args)
 
-    monkeypatch.setattr(fast_module, "_feed_events", feed)
+    monkeypatch.setattr(fast_module, "feed_events", feed)
     return read_here
 
 
@@ -507,13 +507,13 @@ def test_workers_read_a_folder_of_small_files_as_one_reader_does(small_demo_file
     monkeypatch.setattr(parallel, "RANGE_BYTES", sizes["e.ndjson"] // 3)
     assert sizes["e.ndjson"] >= parallel.MIN_BYTES > max(sizes["a.ndjson"], sizes["b.ndjson"], sizes["d.ndjson"])
     fed_by_parent: list[str] = []
-    real_feed = fast_module._feed_ndjson_file
+    real_feed = fast_module.feed_ndjson_file
 
     def feed(execution: FastExecution, path: str, *args: Any) -> None:
         fed_by_parent.append(Path(path).name)
         real_feed(execution, path, *args)
 
-    monkeypatch.setattr(fast_module, "_feed_ndjson_file", feed)
+    monkeypatch.setattr(fast_module, "feed_ndjson_file", feed)
     rules = _corpus_rules(150)
     results = []
     for count in (1, workers):
@@ -942,17 +942,23 @@ def test_building_the_rules_runs_no_garbage_collection(small_demo_file: Path) ->
     assert len(during) <= 1
 
 
+def _four_files(demo: Path, tmp_path: Path) -> Path:
+    """A folder of four NDJSON files, a to d, of 800 lines of ``demo`` each."""
+    lines = demo.read_bytes().splitlines(keepends=True)
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for number, name in enumerate("abcd"):
+        (folder / f"{name}.ndjson").write_bytes(b"".join(lines[number * 800:(number + 1) * 800]))
+    return folder
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_file_that_fails_to_read_is_reported_and_the_others_go_on(small_demo_file: Path, tmp_path: Path,
                                                                      workers: int,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from eqlite.scheduler import parallel
 
-    lines = small_demo_file.read_bytes().splitlines(keepends=True)
-    folder = tmp_path / "logs"
-    folder.mkdir()
-    for number, name in enumerate("abcd"):
-        (folder / f"{name}.ndjson").write_bytes(b"".join(lines[number * 800:(number + 1) * 800]))
+    folder = _four_files(small_demo_file, tmp_path)
     # none large enough to be cut into ranges, all of them together worth the workers
     monkeypatch.setattr(parallel, "MIN_BYTES", sum(path.stat().st_size for path in folder.iterdir()))
     real = fast_module.feed_ndjson
@@ -962,8 +968,7 @@ def test_a_file_that_fails_to_read_is_reported_and_the_others_go_on(small_demo_f
             raise OSError("the disk went away")
         real(execution, handle, path, *args)
 
-    monkeypatch.setattr(fast_module, "feed_ndjson", failing)
-    monkeypatch.setattr(parallel, "feed_ndjson", failing)  # (as the forked workers call it)
+    monkeypatch.setattr(fast_module, "feed_ndjson", failing)  # (the forked workers call it too)
     execution = FastExecution(_corpus_rules(60), Schema.ecs(), read_sample([str(folder)]))
     stats = SourceStats()
     run_paths(execution, [str(folder)], stats, workers=workers)
@@ -989,8 +994,9 @@ def test_workers_read_zip_archives_of_windows_events_as_one_reader_does(tmp_path
     read_here = _events_read_by_the_parent(monkeypatch)
     damaged = tmp_path / "damaged.zip"
     damaged.write_bytes(Path(archives[0]).read_bytes()[:-200])  # its central directory cut off
+    inputs = [*files, str(damaged)]
     results = []
-    for workers, inputs in ((1, [*files, str(damaged)]), (2, [*files, str(damaged)])):
+    for workers in (1, 2):
         read_here.clear()
         execution = FastExecution(rules, Schema.ecs())
         stats = SourceStats()
@@ -1012,11 +1018,7 @@ def test_a_file_that_cannot_be_opened_is_reported_and_the_others_are_read(small_
     from eqlite.scheduler import parallel
     from eqlite.sources.windows import detect as windows_detect
 
-    lines = small_demo_file.read_bytes().splitlines(keepends=True)
-    folder = tmp_path / "logs"
-    folder.mkdir()
-    for number, name in enumerate("abcd"):
-        (folder / f"{name}.ndjson").write_bytes(b"".join(lines[number * 800:(number + 1) * 800]))
+    folder = _four_files(small_demo_file, tmp_path)
     monkeypatch.setattr(parallel, "MIN_BYTES", sum(path.stat().st_size for path in folder.iterdir()) // 2)
     real = windows_detect.detect_format
 

@@ -1553,6 +1553,9 @@ def run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats
             presplit.close()
 
 
+WINDOWS_KINDS = ("evtx", "winevent-json", "zip")  # the formats read_events maps from raw Windows logs
+
+
 def _run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStats, index: str | None, profile: str,
                host_id: str | None, progress: Progress | None, pool: Any) -> None:
     from eqlite.sources.reader import detect, expand_paths, holds_no_events
@@ -1562,6 +1565,12 @@ def _run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStat
             return detect(path)
         except OSError:
             return None  # (reported when its turn comes)
+
+    def feed(path: str, windows: bool) -> None:
+        if windows:
+            feed_events(execution, path, stats, index, profile, host_id, progress)
+        else:
+            feed_ndjson_file(execution, path, stats, index, progress)
 
     execution.problems = stats  # lines that are not JSON objects are reported where they are read
     entries = list(expand_paths(paths, stats))
@@ -1576,37 +1585,24 @@ def _run_paths(execution: FastExecution, paths: Iterable[str], stats: SourceStat
             continue
         if holds_no_events(path, kind, named, stats):
             continue
-        if kind in ("evtx", "winevent-json", "zip") and pool is not None and _plain_file(path):
-            # This Windows event file and those right after it: each read whole by a worker, if worth it.
-            group = [path]
-            while (number < len(entries) and _plain_file(entries[number][0])
-                   and kind_of(entries[number][0]) in ("evtx", "winevent-json", "zip")):
-                group.append(entries[number][0])
-                number += 1
-            if pool.feed_files(group, index, progress, reader=(profile, host_id)):
-                continue
-            for member in group:
-                _feed_events(execution, member, stats, index, profile, host_id, progress)
+        windows = kind in WINDOWS_KINDS
+        if pool is None or not plain_file(path):
+            feed(path, windows)
             continue
-        if kind in ("evtx", "winevent-json", "zip"):
-            _feed_events(execution, path, stats, index, profile, host_id, progress)
-            continue
-        if pool is None or not _plain_file(path):
-            _feed_ndjson_file(execution, path, stats, index, progress)
-            continue
-        # This plain NDJSON file and those right after it: the workers read them together (a large
-        # file in ranges, a small one whole), unless together they are too small to be worth it.
+        # This file and the plain files of its kind right after it: the workers read them together (a
+        # large NDJSON file in ranges, the others whole), unless together they are too small for it.
+        kinds = WINDOWS_KINDS if windows else ("ndjson",)
         group = [path]
-        while number < len(entries) and _plain_file(entries[number][0]) and kind_of(entries[number][0]) == "ndjson":
+        while number < len(entries) and plain_file(entries[number][0]) and kind_of(entries[number][0]) in kinds:
             group.append(entries[number][0])
             number += 1
-        if not pool.feed_files(group, index, progress):
+        if not pool.feed_files(group, index, progress, reader=(profile, host_id) if windows else None):
             for member in group:
-                _feed_ndjson_file(execution, member, stats, index, progress)
+                feed(member, windows)
 
 
-def _feed_events(execution: FastExecution, path: str, stats: SourceStats, index: str | None, profile: str,
-                 host_id: str | None, progress: Progress | None) -> None:
+def feed_events(execution: FastExecution, path: str, stats: SourceStats, index: str | None, profile: str,
+                host_id: str | None, progress: Progress | None) -> None:
     """Feed the events of a Windows event file (EVTX, Windows-event JSON, zip of them), mapped to ECS."""
     from eqlite.sources.reader import read_events
 
@@ -1620,7 +1616,7 @@ def _feed_events(execution: FastExecution, path: str, stats: SourceStats, index:
         progress(count % PROGRESS_EVERY)
 
 
-def _plain_file(path: str) -> bool:
+def plain_file(path: str) -> bool:
     """Whether ``path`` is a plain file that can be read again at any offset (not stdin, not gzip)."""
     try:
         return path != "-" and os.path.isfile(path) and not _is_gzip(path)
@@ -1628,8 +1624,11 @@ def _plain_file(path: str) -> bool:
         return False  # (reported when it is read)
 
 
-def _feed_ndjson_file(execution: FastExecution, path: str, stats: SourceStats, index: str | None,
-                      progress: Progress | None) -> None:
+def feed_ndjson_file(execution: FastExecution, path: str, stats: SourceStats, index: str | None,
+                     progress: Progress | None, start: int = 0, lines_before: int = 0,
+                     limit: int | None = None) -> None:
+    """Feed an NDJSON file, or ``limit`` bytes of a plain one from ``start`` (after ``lines_before`` lines), and
+    count its records, events and errors in ``stats``; a file that cannot be read is a problem there."""
     from eqlite.sources.ndjson import open_binary
 
     file_stats = stats.file(path)
@@ -1637,12 +1636,14 @@ def _feed_ndjson_file(execution: FastExecution, path: str, stats: SourceStats, i
     try:
         seekable = path != "-" and not _is_gzip(path)
         handle = open_binary(path)
+        if start:
+            handle.seek(start)
     except OSError as error:
         stats.problem(path, None, f"cannot read: {error.strerror or error}")
         return
     before, errors_before = execution.stats.lines, file_stats.errors
     try:
-        feed_ndjson(execution, handle, path, index, seekable, progress)
+        feed_ndjson(execution, handle, path, index, seekable, progress, start, lines_before, limit)
     except (OSError, EOFError) as error:
         stats.problem(path, None, f"read failed: {error}")
         errors_before += 1  # not a line's

@@ -35,8 +35,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from eqlite.scheduler.candidates import DEFAULT_LIMIT
-from eqlite.scheduler.fast import FastExecution, Progress, WorkerResult, feed_ndjson
-from eqlite.sources.ndjson import READ_BUFFER
+from eqlite.scheduler.fast import FastExecution, Progress, WorkerResult, feed_events, feed_ndjson_file, plain_file
 
 MIN_BYTES = 32 << 20
 MIN_EVENT_BYTES = 4 << 20  # Windows event files: mapping each record costs about 10 times a line's reading
@@ -104,12 +103,7 @@ def _splittable(path: str) -> bool:
     from eqlite.sources.reader import detect
 
     try:
-        if not os.path.isfile(path) or os.path.getsize(path) < MIN_BYTES:
-            return False
-        with open(path, "rb") as handle:
-            if handle.read(2) == b"\x1f\x8b":
-                return False
-        return detect(path) == "ndjson"
+        return plain_file(path) and os.path.getsize(path) >= MIN_BYTES and detect(path) == "ndjson"
     except OSError:
         return False
 
@@ -209,34 +203,11 @@ def _work(task: _Task) -> WorkerResult:
     execution.start_worker(task.spill_path, task.parts[0][1], task.budget)
     for part, position in task.parts:
         execution.position = position
-        if task.reader is not None:  # (read_events counts the file's records and events)
-            from eqlite.sources.reader import read_events
-
-            profile, host_id = task.reader
-            for record in read_events([part.path], execution.problems, index=task.index, profile=profile,
-                                      host_id=host_id, index_from_file_name=False):
-                execution.feed(record)
+        if task.reader is not None:
+            feed_events(execution, part.path, execution.problems, task.index, *task.reader, None)
             continue
-        counted = execution.problems.file(part.path)
-        counted.format = "ndjson"
-        lines, errors = execution.stats.lines, counted.errors
-        # A file that cannot be read is reported, and the others go on, as when the parent reads it.
-        try:
-            handle = open(part.path, "rb", buffering=READ_BUFFER)  # noqa: SIM115 (closed below)
-        except OSError as error:
-            execution.problems.problem(part.path, None, f"cannot read: {error.strerror or error}")
-            continue
-        try:
-            handle.seek(part.start)
-            feed_ndjson(execution, handle, part.path, task.index, True, None, part.start, part.lines_before,
-                        part.end - part.start)
-        except (OSError, EOFError) as error:
-            execution.problems.problem(part.path, None, f"read failed: {error}")
-            errors += 1  # not a line's
-        finally:
-            handle.close()
-        counted.records += execution.stats.lines - lines
-        counted.events += execution.stats.lines - lines - (counted.errors - errors)
+        feed_ndjson_file(execution, part.path, execution.problems, task.index, None, part.start, part.lines_before,
+                         part.end - part.start)
     return execution.worker_result()
 
 
@@ -295,8 +266,9 @@ class Workers:
         sizes = [os.path.getsize(path) for path in paths]
         total = sum(sizes)
         worth_it = total >= MIN_BYTES if reader is None else len(paths) >= 2 and total >= MIN_EVENT_BYTES
-        spans = sizes if reader is None else [_span(path, size) for path, size in zip(paths, sizes, strict=True)]
-        if not worth_it or None in spans:
+        found = sizes if reader is None else [_span(path, size) for path, size in zip(paths, sizes, strict=True)]
+        spans = [span for span in found if span is not None]
+        if not worth_it or len(spans) < len(paths):
             return False
         # Small files go several to a task (each task costs its worker a few milliseconds for every
         # rule), up to a size that still leaves a few tasks per worker to even out their ends.
@@ -325,7 +297,7 @@ class Workers:
                 pending.append((Range(path, 0, size, 0), base))
                 pending_bytes += size
             # Past every number a worker used (one per line or record at most): the next file's come after.
-            base += (span or 0) + 1
+            base += span + 1
         if pending:
             close_task(pending)
         for task, result in zip(tasks, self._results(tasks), strict=True):
