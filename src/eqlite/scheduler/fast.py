@@ -568,30 +568,36 @@ class FastExecution:
             for text in trigger.literals:
                 literal_id(text)
         trigger_count = len(chosen)
+        checks_of = {ref: tuple(frozenset(literal_id(text) for text in clause.literals) for clause in rest)
+                     for ref, _, rest in planned}
+        self._literals = sorted(chosen, key=chosen.__getitem__)
+        # A triggered stage of known categories also needs one of their values in the line, whole (see
+        # quoted_value): a trigger such as a process name is found in lines of every category, and those
+        # of other categories are then neither parsed nor tried for the stage.
+        stage_categories: dict[StageRef, frozenset[str]] = {}
+        for ref, _, _ in planned:
+            category_field = self._rules[ref[0]].category_field
+            categories = _category_values(filters[ref], category_field) if self._textual(category_field) else None
+            if categories and all(quoted_value(value) is not None for value in categories):
+                stage_categories[ref] = categories
+        # The category values the scan tells a line holds or not, each by its own pattern (ids past the
+        # literals'; a literal written the same way is found in keys too): those of triggered stages, and
+        # those of free stages (see _notes_only).
+        wanted = {key[1] for key in self._free if key is not None}
+        wanted.update(value for categories in stage_categories.values() for value in categories)
+        scanned = sorted((value, written) for value in wanted if (written := quoted_value(value)) is not None)
+        patterns = [written for _, written in scanned]
+        value_id = {value: len(self._literals) + number for number, (value, _) in enumerate(scanned)}
+        self._value_ids: dict[int, str] = {number: value for value, number in value_id.items()}
         # By trigger literal id: the stages it triggers, as (rule, stage, further clauses: each the ids
-        # of literals one of which the line must hold).
+        # of literals, or of category values, one of which the line must hold).
         triggers: list[list[tuple[int, int, tuple[frozenset[int], ...]]]] = [[] for _ in range(trigger_count)]
-        for ref, trigger, rest in planned:
-            checks = tuple(frozenset(literal_id(text) for text in clause.literals) for clause in rest)
+        for ref, trigger, _ in planned:
+            checks = checks_of[ref]
+            if ref in stage_categories:
+                checks += (frozenset(value_id[value] for value in stage_categories[ref]),)
             for text in trigger.literals:
                 triggers[chosen[text]].append((ref[0], ref[1], checks))
-        self._literals = sorted(chosen, key=chosen.__getitem__)
-        # The category values of free stages that the scan can tell a line holds or not (ids past the
-        # literals'): see _notes_only.
-        scanned = sorted((value, written) for value in {key[1] for key in self._free if key is not None}
-                         if (written := quoted_value(value)) is not None)
-        # A value written as a literal already looked for is told by that literal's id (which a key
-        # written the same way matches too: the line may hold the value, as when the scan cannot
-        # tell); the others by their own patterns, with ids past the literals'.
-        literal_ids = {text.lower(): number for number, text in enumerate(self._literals)}
-        patterns: list[str] = []
-        self._value_ids: dict[int, str] = {}
-        for value, written in scanned:
-            known = literal_ids.get(written.lower())
-            if known is None:
-                known = len(self._literals) + len(patterns)
-                patterns.append(written)
-            self._value_ids[known] = value
         self._values = frozenset(self._value_ids.values())  # the values the scan tells
         # check literals (ids past the triggers') and values trigger nothing
         self._triggers = [tuple(stages) for stages in triggers] + [()] * (
