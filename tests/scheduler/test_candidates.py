@@ -42,24 +42,54 @@ def test_many_spills_read_back_in_order_with_few_runs(monkeypatch: pytest.Monkey
     budget.close()
 
 
-def test_adopted_runs_merge_into_the_parents_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Runs a worker wrote to its own file are merged, read from there, into the parent's file."""
-    monkeypatch.setattr(candidates, "FAN_IN", 1000)  # the worker leaves many runs (as several workers would)
+def _worker_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, timestamps: list[int]
+                 ) -> tuple[list[candidates.Written], int, list[candidates.Record]]:
+    """The runs a worker leaves in its own file, four records each (as several workers would leave them)."""
+    monkeypatch.setattr(candidates, "FAN_IN", 1000)
     worker_budget = Budget(limit=4, path=str(tmp_path / "worker.spill"))
     worker_store = CandidateStore(worker_budget)
-    records = [_record(position, timestamp=1000 - position) for position in range(200)]
+    records = [_record(position, timestamp) for position, timestamp in enumerate(timestamps)]
     for record in records:
         worker_store.append(record)
     runs, count = worker_store.export()
     worker_budget.file.close(delete=False)
-
     monkeypatch.setattr(candidates, "FAN_IN", 8)
+    return runs, count, records
+
+
+def _adopted(tmp_path: Path, runs: list[candidates.Written], count: int) -> tuple[Budget, CandidateStore]:
     parent_budget = Budget(limit=4)
     parent_store = CandidateStore(parent_budget)
     spill = SpillFile.open(str(tmp_path / "worker.spill"))
     parent_budget.adopted.append(spill)
     parent_store.adopt(spill, runs, count)
+    return parent_budget, parent_store
+
+
+def test_adopted_runs_merge_into_the_parents_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs a worker wrote to its own file that overlap are merged, read from there, into the parent's file."""
+    timestamps = list(range(200))
+    random.Random(3).shuffle(timestamps)
+    runs, count, records = _worker_runs(tmp_path, monkeypatch, timestamps)
+    parent_budget, parent_store = _adopted(tmp_path, runs, count)
     assert len(runs) >= 40 and len(parent_store._runs) <= 14
+    assert parent_budget.file._end > 0  # merged runs written there
+    assert list(parent_store.sorted()) == sorted(records, key=lambda record: record[0])
+    parent_budget.close()
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_runs_that_follow_one_another_are_chained_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         overlap: bool) -> None:
+    """Runs in order one after the other (a file's ranges, sorted by time), in any order of adoption, are
+    chained as they are, nothing rewritten; a group of runs where two overlap is merged."""
+    timestamps = [1000 - position for position in range(200)]  # each run later than the next one written
+    if overlap:
+        timestamps[4], timestamps[5] = timestamps[5], timestamps[4]  # the first two runs overlap
+    runs, count, records = _worker_runs(tmp_path, monkeypatch, timestamps)
+    parent_budget, parent_store = _adopted(tmp_path, runs, count)
+    assert len(runs) >= 40 and len(parent_store._runs) <= 14
+    assert (parent_budget.file._end > 0) is overlap
     assert list(parent_store.sorted()) == sorted(records, key=lambda record: record[0])
     parent_budget.close()
 

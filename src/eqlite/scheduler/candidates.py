@@ -15,6 +15,7 @@ import copyreg
 import heapq
 import io
 import ipaddress
+import itertools
 import os
 import pickle
 import struct
@@ -33,13 +34,31 @@ DEFAULT_LIMIT = 200_000
 CHUNK = 1024
 # Sorted runs of one store merged at a time. Reading runs back holds a chunk of each in memory, so a
 # store never keeps more than this many runs of one size: FAN_IN runs of a level become one run of
-# the next (each record is rewritten once per level, a few times in all).
+# the next (each record is rewritten once per level, a few times in all), or, when they follow one
+# another in order (the ranges of a file sorted by time), are chained without being rewritten.
 FAN_IN = 8
 _LENGTH = struct.Struct("<Q")
 
 
 def _order(record: Record) -> Ordinal:
     return record[0]
+
+
+class Run(NamedTuple):
+    """A sorted run: its chunks, as (spill file, chunk offsets) parts read in turn, and its first and
+    last ordinals."""
+
+    parts: tuple[tuple[SpillFile, list[int]], ...]
+    first: Ordinal
+    last: Ordinal
+
+
+class Written(NamedTuple):
+    """A run written to a spill file that another store may adopt (see :meth:`CandidateStore.export`)."""
+
+    offsets: list[int]
+    first: Ordinal
+    last: Ordinal
 
 
 class SpillFile:
@@ -168,7 +187,7 @@ class CandidateStore:
         self.budget = budget if budget is not None else Budget()
         self.budget.stores.append(self)
         self._records: list[Record] = []
-        self._runs: list[tuple[SpillFile, list[int]]] = []  # sorted runs: a spill file and chunk offsets
+        self._runs: list[Run] = []
         self._levels: list[int] = []  # of each run: how many merges made it (0: spilled or adopted as is)
         self.count = 0
 
@@ -188,26 +207,31 @@ class CandidateStore:
         if not self._records:
             return
         self._records.sort(key=_order)
-        self._runs.append((self.budget.file, self._write(self._records)))
+        self._runs.append(self._write(self._records))
         self._levels.append(0)
         self.budget.held -= len(self._records)
         self.budget.spills += 1
         self._records = []
         self._compact()
 
-    def _write(self, records: Iterable[Record]) -> list[int]:
-        """Write sorted records to the budget's spill file as one run; its chunk offsets."""
+    def _write(self, records: Iterable[Record]) -> Run:
+        """Write sorted records (at least one) to the budget's spill file as one run."""
         spill_file = self.budget.file
         offsets: list[int] = []
         chunk: list[Record] = []
+        first: Ordinal | None = None
         for record in records:
+            if first is None:
+                first = record[0]
             chunk.append(record)
             if len(chunk) == CHUNK:
                 offsets.append(spill_file.write(_dumps(chunk)))
-                chunk = []
+                last, chunk = chunk[-1][0], []
         if chunk:
             offsets.append(spill_file.write(_dumps(chunk)))
-        return offsets
+            last = chunk[-1][0]
+        assert first is not None
+        return Run(((spill_file, offsets),), first, last)
 
     def _compact(self) -> None:
         """Merge FAN_IN runs of one level into one run of the next, as long as a level has that many.
@@ -228,30 +252,37 @@ class CandidateStore:
                     return
                 level += 1
                 continue
-            merged = self._write(heapq.merge(*(self._read(self._runs[number]) for number in chosen), key=_order))
+            runs = sorted((self._runs[number] for number in chosen), key=lambda run: run.first)
+            if all(before.last < after.first for before, after in itertools.pairwise(runs)):
+                # one after the other already: chained as they are, nothing read or written
+                merged = Run(tuple(part for run in runs for part in run.parts), runs[0].first, runs[-1].last)
+            else:
+                merged = self._write(heapq.merge(*(self._read(run) for run in runs), key=_order))
             kept = [number for number in range(len(self._runs)) if number not in set(chosen)]
-            self._runs = [self._runs[number] for number in kept] + [(self.budget.file, merged)]
+            self._runs = [self._runs[number] for number in kept] + [merged]
             self._levels = [self._levels[number] for number in kept] + [level + 1]
 
-    def export(self) -> tuple[list[list[int]], int]:
-        """Spill what is in memory; the runs (in the budget's spill file) and the count, for :meth:`adopt`."""
+    def export(self) -> tuple[list[Written], int]:
+        """Spill what is in memory; the runs (all in the budget's spill file) and the count, for :meth:`adopt`."""
         self.spill()
-        runs = [offsets for spill_file, offsets in self._runs if spill_file is self.budget.file]
+        runs = [Written([offset for spill_file, offsets in run.parts for offset in offsets], run.first, run.last)
+                for run in self._runs]
+        assert all(spill_file is self.budget.file for run in self._runs for spill_file, _ in run.parts)
         return runs, self.count
 
-    def adopt(self, spill_file: SpillFile, runs: list[list[int]], count: int) -> None:
+    def adopt(self, spill_file: SpillFile, runs: list[Written], count: int) -> None:
         """Take over sorted runs another store wrote to ``spill_file`` (a worker's)."""
-        self._runs.extend((spill_file, offsets) for offsets in runs)
+        self._runs.extend(Run(((spill_file, run.offsets),), run.first, run.last) for run in runs)
         self._levels.extend(0 for _ in runs)
         self.count += count
         self._compact()
 
     @staticmethod
-    def _read(run: tuple[SpillFile, list[int]]) -> Iterator[Record]:
-        spill_file, offsets = run
-        for offset in offsets:
-            chunk: list[Record] = pickle.loads(spill_file.read(offset))
-            yield from chunk
+    def _read(run: Run) -> Iterator[Record]:
+        for spill_file, offsets in run.parts:
+            for offset in offsets:
+                chunk: list[Record] = pickle.loads(spill_file.read(offset))
+                yield from chunk
 
     def sorted(self) -> Iterator[Record]:
         """Every record, in ordinal order."""

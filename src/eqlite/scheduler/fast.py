@@ -61,6 +61,7 @@ from eqlite.scheduler.candidates import (
     Budget,
     CandidateStore,
     SpillFile,
+    Written,
     close_readers,
     hydrate,
     line_id,
@@ -288,7 +289,7 @@ class _FastRule:
 class WorkerResult:
     """What a worker process found in its byte range (see :mod:`eqlite.scheduler.parallel`)."""
 
-    candidates: list[tuple[list[list[int]], int]]  # per rule: sorted runs in the worker's spill file, count
+    candidates: list[tuple[list[Written], int]]  # per rule: sorted runs in the worker's spill file, count
     missing: list[dict[int, dict[Any, array[int]]]]
     without_timestamp: list[int]
     script_errors: list[tuple[int, str]]
