@@ -47,7 +47,7 @@ from eqlite.rules import Rule, load_builtin_rules, load_rules
 from eqlite.runtime.search import hit_events
 from eqlite.scheduler.datemath import TimeError, display, parse_duration, parse_instant
 from eqlite.scheduler.executor import Execution, RuleRun
-from eqlite.scheduler.fast import FastExecution, read_sample, run_paths, settle_for_run
+from eqlite.scheduler.fast import FastExecution, collector_paused, read_sample, run_paths, settle_for_run
 from eqlite.scheduler.log import ensure_tables, insert_records
 from eqlite.scheduler.parallel import Presplit
 from eqlite.scheduler.replay import Pause, ReplayResult, replay
@@ -282,13 +282,15 @@ def run(args: argparse.Namespace) -> int:
         if args.engine == "fast":
             # the large files are cut into the workers' ranges on another core while the rules are built
             presplit = Presplit(input_files(args.paths), args.workers)
-            try:
-                fast = FastExecution(rules, Schema.ecs(), read_sample(args.paths))
-            except BaseException:
-                presplit.close()
-                raise
+            # what the build makes is frozen before any collection walks it (see settle_for_run)
+            with collector_paused():
+                try:
+                    fast = FastExecution(rules, Schema.ecs(), read_sample(args.paths))
+                except BaseException:
+                    presplit.close()
+                    raise
+                settle_for_run()
             _report_rule_errors(fast.runs)
-            settle_for_run()
             run_paths(fast, args.paths, stats, index=args.index, profile=args.profile, host_id=args.host_id,
                       progress=progress.update, workers=args.workers, presplit=presplit)
             for source_problem in stats.problems:

@@ -39,6 +39,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from eqlite.plan import ir
 from eqlite.syntax import ast
@@ -72,6 +73,7 @@ _KEY_PART = re.compile(r"[A-Za-z0-9_@\-]+")
 _FIELD_TESTS = (ir.Term, ir.Range, ir.Wildcard, ir.Prefix, ir.Regexp, ir.Exists, ir.Cidr)
 
 
+@lru_cache(maxsize=65536)
 def key_literals(path: str, container: bool = False) -> tuple[str, ...]:
     """The literals the JSON text of an event holds when the field at ``path`` in its ``_source`` exists.
 
@@ -164,9 +166,15 @@ def value_runs(text: str, starts: bool = True, ends: bool = True) -> list[str]:
     >>> value_runs("1234"), value_runs("rue"), value_runs("*.exe"[2:], starts=False)
     (['1234'], ['rue', '"rue'], ['exe', 'exe"'])
     """
+    return list(_value_runs(text, starts, ends))
+
+
+@lru_cache(maxsize=65536)
+def _value_runs(text: str, starts: bool, ends: bool) -> tuple[str, ...]:
+    # (the same values come back in many rules, and again when their literals are chosen)
     matches = list(_SAFE_RUN.finditer(text))
     if not matches:
-        return []
+        return ()
     found = [_encoded(match.group()) for match in matches]
     first, last = found[0], found[-1]
     quoted_start = starts and matches[0].start() == 0 and not _may_start_unquoted(first)
@@ -177,7 +185,7 @@ def value_runs(text: str, starts: bool = True, ends: bool = True) -> list[str]:
         found.append(last + '"')
     if quoted_start and quoted_end and len(matches) == 1:
         found.append('"' + first + '"')  # the whole value is one run
-    return found
+    return tuple(found)
 
 
 def _literal_parts(pattern: ir.WildcardPattern) -> list[str]:
@@ -331,6 +339,7 @@ def _best_run(text: str, frequency: Frequency, starts: bool = True, ends: bool =
     return _rarest(value_runs(text, starts, ends), frequency)
 
 
+@lru_cache(maxsize=65536)
 def caseless_character(text: str) -> frozenset[str] | None:
     """For a string with no literal run (``"*\\u202e*"``, the right-to-left override), the two ways a JSON
     line can hold its first non-ASCII character that has no other case: as it is (UTF-8) or as a
