@@ -246,6 +246,7 @@ EDGE_EVENTS = [
     {"process": {"name": "cmd.exe", "command_line": "mmc.exe -Embedding"}, "file": {"name": False}},
     {"process": {"name": "C:\\Windows\\mmc.exe"}, "file": {"name": 1.5}},
     {"process": {"name": "  padded.exe "}, "file": {"name": "a\"quote\""}},
+    {"process": {"name": "x.exe", "args": ["-y", -7]}, "file": {"name": -7.5}},
 ]
 EDGE_QUERIES = [
     'any where process.name == "123"', 'any where process.name : "12*"', 'any where process.name : "*23"',
@@ -256,6 +257,8 @@ EDGE_QUERIES = [
     'any where process.name : "*padded.exe "', 'any where file.name : "a\\"quote\\""',
     'any where process.name in~ ("MMC.exe", "CMD.EXE")', 'any where process.name like~ "mmc.*"',
     'any where process.name regex~ "mm[c]\\\\.exe"', 'any where process.name regex "123"',
+    'any where process.args == "-7"', 'any where process.args : "-7*"', 'any where file.name : "-7.5"',
+    'any where process.args : "-y"', 'any where process.args == "-y"',
     'any where file.name regex~ "tru."', 'any where process.name regex~ "c:\\\\\\\\win.*"',
 ]
 

@@ -135,7 +135,17 @@ _JSON_WORDS = ("true", "false")  # with numbers, what a keyword field may hold u
 
 
 def _may_start_unquoted(run: str) -> bool:
-    return run[0] in "-0123456789" or any(word.startswith(run) for word in _JSON_WORDS)
+    """Whether a value starting with ``run`` may be written as a JSON number or boolean, without quotes.
+
+    A JSON number starts with a digit, or with ``-`` and a digit: ``-y`` never is one, and its
+    opening quote makes a longer literal (short ones slow the scan of every line).
+
+    >>> _may_start_unquoted("-5"), _may_start_unquoted("-"), _may_start_unquoted("-y"), _may_start_unquoted("tr")
+    (True, True, False, True)
+    """
+    if run[0] == "-":
+        return len(run) == 1 or run[1] in "0123456789"
+    return run[0] in "0123456789" or any(word.startswith(run) for word in _JSON_WORDS)
 
 
 def _may_end_unquoted(run: str) -> bool:
