@@ -259,6 +259,8 @@ EDGE_QUERIES = [
     'any where process.name regex~ "mm[c]\\\\.exe"', 'any where process.name regex "123"',
     'any where process.args == "-7"', 'any where process.args : "-7*"', 'any where file.name : "-7.5"',
     'any where process.args : "-y"', 'any where process.args == "-y"',
+    'any where length(process.command_line) > 3', 'any where length(file.name) != 100',
+    'any where 2 < length(process.args)', 'any where length(?file.path) == 0',
     'any where file.name regex~ "tru."', 'any where process.name regex~ "c:\\\\\\\\win.*"',
 ]
 

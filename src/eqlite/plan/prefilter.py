@@ -9,7 +9,9 @@ Only *necessary* conditions are derived, so skipping is always safe:
 
 * ``and`` needs the literals of any one of its operands (the most selective is kept);
 * ``or`` needs one literal of each operand (an operand without literals frees the whole);
-* ``not`` and scripts give no literal (either may hold on an event without the field);
+* ``not`` and scripts give no literal (either may hold on an event without the field), but for a
+  comparison of a field's ``length`` with a value: a function of null is null, a comparison with
+  null is null, and a script that yields null does not match, so the field has a value (its keys);
 * a test of a field's values (a term, range, pattern, ``exists``, ...) holds only on an event
   whose ``_source`` has the field, so the line holds the field's keys: its first part after a
   quote (``"process`` for ``process.pid``, written nested or dotted), its last part before
@@ -408,10 +410,17 @@ def requirement(pred: ir.Pred, frequency: Frequency | None = None, textual: Text
     >>> cond = parse('any where process.name : ("MMC.exe", "cmd.exe") and source.port > 1').body.condition
     >>> sorted(requirement(translate(cond)).literals)
     ['"cmd.exe"', '"mmc.exe"']
+    >>> cond = parse('any where length(winlog.event_data.CallTrace) > 0 and event.code == "10"').body.condition
+    >>> requirement(translate(cond), keys=key_literals).literals
+    frozenset({'calltrace"'})
     """
     estimate: Frequency = frequency or (lambda literal: 1.0 / len(literal))
     if isinstance(pred, ir.MatchNone):
         return Requirement(frozenset())
+    if isinstance(pred, ir.Script):
+        needed = needed_field(pred)
+        options = [Requirement(frozenset((literal,))) for literal in keys(needed)] if needed is not None else []
+        return min(options, key=lambda r: r.cost(estimate)) if options else None
     if isinstance(pred, _FIELD_TESTS):
         options = [Requirement(frozenset((literal,))) for literal in keys(pred.field)]
         own = _value_requirement(pred, estimate, textual)
@@ -477,6 +486,8 @@ def candidate_literals(pred: ir.Pred, keys: Keys = _no_keys) -> set[str]:
         node = stack.pop()
         if isinstance(node, _FIELD_TESTS):
             found.update(keys(node.field))
+        if isinstance(node, ir.Script) and (needed := needed_field(node)) is not None:
+            found.update(keys(needed))
         if isinstance(node, (ir.And, ir.Or)):
             stack.extend(node.operands)
         elif isinstance(node, (ir.Term, ir.Prefix)):
@@ -494,6 +505,33 @@ def candidate_literals(pred: ir.Pred, keys: Keys = _no_keys) -> set[str]:
             for text in node.patterns:
                 found.update(_regex_literals(text))
     return found
+
+
+_NULL_IN_NULL_OUT = frozenset({"length"})  # functions whose result is null when their argument is
+_COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
+
+
+def needed_field(script: ir.Script) -> str | None:
+    """The field a script holds only on events that have it: ``length(f) > 0`` and the like (a comparison
+    of ``length(f)`` with a value that is not null); None for any other script.
+
+    >>> from eqlite.plan.translate import translate
+    >>> from eqlite.syntax.parser import parse
+    >>> def needed(text):
+    ...     return needed_field(translate(parse(f"any where {text}").body.condition))
+    >>> needed("length(winlog.event_data.CallTrace) > 0"), needed("3 <= length(?a.b)"), needed("length(a) == null")
+    ('winlog.event_data.CallTrace', 'a.b', None)
+    >>> needed('length(concat(a, b)) > 0'), needed('indexOf(a, "x") > 0')
+    (None, None)
+    """
+    expr = script.expr
+    if not isinstance(expr, ast.Comparison) or expr.op not in _COMPARISONS:
+        return None
+    for call, other in ((expr.left, expr.right), (expr.right, expr.left)):
+        if (isinstance(call, ast.FunctionCall) and call.name in _NULL_IN_NULL_OUT and len(call.args) == 1
+                and isinstance(call.args[0], ast.Field) and isinstance(other, ast.Literal) and other.value is not None):
+            return call.args[0].name
+    return None
 
 
 def frequency_table(counts: Mapping[str, int], lines: int) -> Frequency:
