@@ -164,6 +164,8 @@ def test_free_stages_tried_together_or_one_by_one_agree(small_demo_file: Path,
     stage's own filter says."""
     rules = _corpus_rules()
     lines = small_demo_file.read_bytes().splitlines()
+    # (with every category checked, few stages of the corpus are free on this data: more are made free)
+    monkeypatch.setattr(fast_module, "TRIGGER_MAX", 0.02)
     execution = FastExecution(rules, Schema.ecs(), lines[:500])
     assert execution.stats.free_stages >= 10
     free_refs = {ref for refs in execution._free.values() for ref in refs}

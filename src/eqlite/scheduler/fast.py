@@ -484,6 +484,16 @@ class FastExecution:
         # (an object's last part may start a dotted key, "parent.name", rather than end one)
         return key_literals(self.schema.resolve(name), container=info is not None and info.is_container)
 
+    def _checked_categories(self, pred: ir.Pred, category_field: str) -> frozenset[str] | None:
+        """The categories a triggered stage with filter ``pred`` also needs one of in the line, as whole
+        values (see _build_index); None when it needs none: no category term, or one the scan cannot tell."""
+        if not self._textual(category_field):
+            return None
+        categories = _category_values(pred, category_field)
+        if not categories or any(quoted_value(value) is None for value in categories):
+            return None
+        return categories
+
     def _build_index(self, sample: Sequence[bytes]) -> None:
         stage_refs = [(rule.number, number) for rule in self._rules for number in range(len(rule.compiled._stages))]
         filters = {ref: self._rules[ref[0]].compiled._stages[ref[1]].filter for ref in stage_refs}
@@ -500,7 +510,7 @@ class FastExecution:
         lines = len(sample)
         frequency = (lambda literal: (masks.get(literal, 0).bit_count() + 0.5) / lines) if lines else None
         everything = (1 << lines) - 1
-        category_share = self._category_shares(sample)
+        category_share, category_lines = self._category_shares(sample)
 
         def clause_mask(clause: Requirement) -> int:
             mask = 0
@@ -527,13 +537,19 @@ class FastExecution:
                 continue
             ordered = sorted(found, key=lambda clause: (clause_mask(clause).bit_count(), clause.cost(
                 frequency or (lambda literal: 1.0 / len(literal)))))
-            # How often the stage would be tried: when its clauses all hold (triggered), or on
-            # every event of its categories (free). Take the cheaper.
+            # How often the stage would be tried: when its clauses all hold and the line has one of its
+            # categories (triggered: see _checked_categories), or on every event of its categories
+            # (free). Take the cheaper.
+            categories = _category_values(pred, rule.category_field)
             together = everything
+            checked = self._checked_categories(pred, rule.category_field)
+            if checked is not None:
+                together = 0
+                for value in checked:
+                    together |= category_lines.get((rule.category_field, value), 0)
             for clause in ordered:
                 together &= clause_mask(clause)
             triggered_share = together.bit_count() / lines if lines else 0.0
-            categories = _category_values(pred, rule.category_field)
             free_share = (sum(category_share.get((rule.category_field, c), 0.0) for c in categories)
                           if categories is not None and lines else 1.0)
             shares[ref] = min(triggered_share, free_share) if ordered else free_share
@@ -577,10 +593,9 @@ class FastExecution:
         # of other categories are then neither parsed nor tried for the stage.
         stage_categories: dict[StageRef, frozenset[str]] = {}
         for ref, _, _ in planned:
-            category_field = self._rules[ref[0]].category_field
-            categories = _category_values(filters[ref], category_field) if self._textual(category_field) else None
-            if categories and all(quoted_value(value) is not None for value in categories):
-                stage_categories[ref] = categories
+            checked = self._checked_categories(filters[ref], self._rules[ref[0]].category_field)
+            if checked is not None:
+                stage_categories[ref] = checked
         # The category values the scan tells a line holds or not, each by its own pattern (ids past the
         # literals'; a literal written the same way is found in keys too): those of triggered stages, and
         # those of free stages (see _notes_only).
@@ -636,14 +651,17 @@ class FastExecution:
                 rule.eager_stage, rule.deferred_stages, rule.deferring = eager, deferred, True
                 self.stats.deferring_rules += 1
 
-    def _category_shares(self, sample: Sequence[bytes]) -> dict[tuple[str, str], float]:
-        """Share of sampled events in each category, for each category field the rules use."""
+    def _category_shares(self, sample: Sequence[bytes]
+                         ) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], int]]:
+        """Share of sampled events in each category, for each category field the rules use; and which
+        sampled lines are in it, as a bit set (bit n: line n)."""
         fields = {rule.category_field for rule in self._rules}
         readers: dict[str, Callable[[Any], tuple[Any, ...]]] = {
             name: CachingReaders(self.schema)(name) for name in fields}
         counts: dict[tuple[str, str], int] = defaultdict(int)
+        lines: dict[tuple[str, str], int] = defaultdict(int)
         parsed = 0
-        for line in sample:
+        for line_number, line in enumerate(sample):
             try:
                 document = orjson.loads(line)
             except orjson.JSONDecodeError:
@@ -656,7 +674,8 @@ class FastExecution:
                 for value in set(read(view)):
                     if isinstance(value, str):
                         counts[(name, value)] += 1
-        return {key: count / parsed for key, count in counts.items()} if parsed else {}
+                        lines[(name, value)] |= 1 << line_number
+        return ({key: count / parsed for key, count in counts.items()} if parsed else {}), lines
 
     # ------------------------------------------------------------ feeding
 
