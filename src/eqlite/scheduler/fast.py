@@ -72,7 +72,7 @@ from eqlite.scheduler.executor import RuleRun, data_stream_index, failed, index_
 from eqlite.semantic.schema import Schema
 from eqlite.semantic.types import Family
 from eqlite.sources.base import FileStats, Problem, SourceEvent, SourceStats
-from eqlite.sources.ndjson import unwrap
+from eqlite.sources.ndjson import is_gzip, unwrap
 
 if TYPE_CHECKING:
     from eqlite.scheduler.parallel import Presplit
@@ -1431,11 +1431,6 @@ def read_sample(paths: Iterable[str], lines: int = SAMPLE_LINES) -> list[bytes]:
     return sample
 
 
-def _is_gzip(path: str) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
-
-
 BLOCK_BYTES = 1 << 20
 _WHITESPACE_AFTER_NEWLINE = re.compile(rb"\n\s")
 
@@ -1646,7 +1641,7 @@ def feed_events(execution: FastExecution, path: str, stats: SourceStats, index: 
 def plain_file(path: str) -> bool:
     """Whether ``path`` is a plain file that can be read again at any offset (not stdin, not gzip)."""
     try:
-        return path != "-" and os.path.isfile(path) and not _is_gzip(path)
+        return path != "-" and os.path.isfile(path) and not is_gzip(path)
     except OSError:
         return False  # (reported when it is read)
 
@@ -1661,7 +1656,7 @@ def feed_ndjson_file(execution: FastExecution, path: str, stats: SourceStats, in
     file_stats = stats.file(path)
     file_stats.format = "ndjson"
     try:
-        seekable = path != "-" and not _is_gzip(path)
+        seekable = path != "-" and not is_gzip(path)
         handle = open_binary(path)
         if start:
             handle.seek(start)

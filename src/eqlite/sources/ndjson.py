@@ -58,6 +58,12 @@ def index_for_path(path: str) -> str:
 READ_BUFFER = 1 << 16
 
 
+def is_gzip(path: str) -> bool:
+    """Whether the file at ``path`` starts as gzip does (raises OSError when it cannot be read)."""
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
 def open_binary(path: str) -> IO[bytes]:
     """Open a file (or stdin for ``-``) for reading bytes, decompressing gzip by content."""
     if path == "-":

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from eqlite.sources.base import SourceEvent, SourceStats
-from eqlite.sources.ndjson import index_for_path, read_ndjson
+from eqlite.sources.ndjson import index_for_path, is_gzip, read_ndjson
 
 
 def expand_paths(paths: Iterable[str], stats: SourceStats) -> Iterator[tuple[str, bool]]:
@@ -51,9 +51,7 @@ def detect(path: str) -> str:
         return "ndjson"
     from eqlite.sources.windows import detect_format
 
-    with open(path, "rb") as handle:
-        compressed = handle.read(2) == b"\x1f\x8b"
-    if not compressed:
+    if not is_gzip(path):
         return str(detect_format(path))
     import gzip
     import zlib
