@@ -484,13 +484,11 @@ class FastExecution:
         # (an object's last part may start a dotted key, "parent.name", rather than end one)
         return key_literals(self.schema.resolve(name), container=info is not None and info.is_container)
 
-    def _checked_categories(self, pred: ir.Pred, category_field: str) -> frozenset[str] | None:
-        """The categories a triggered stage with filter ``pred`` also needs one of in the line, as whole
-        values (see _build_index); None when it needs none: no category term, or one the scan cannot tell."""
-        if not self._textual(category_field):
-            return None
-        categories = _category_values(pred, category_field)
-        if not categories or any(quoted_value(value) is None for value in categories):
+    def _checked_categories(self, categories: frozenset[str] | None, category_field: str) -> frozenset[str] | None:
+        """The ``categories`` of a stage's category term that a triggered stage also needs one of in the line,
+        as whole values (see _build_index); None when it needs none: no term, or one the scan cannot tell."""
+        if not categories or not self._textual(category_field) or any(
+                quoted_value(value) is None for value in categories):
             return None
         return categories
 
@@ -526,6 +524,10 @@ class FastExecution:
 
         planned_checks: list[tuple[StageRef, Requirement, list[tuple[Requirement, float]]]] = []
         shares: dict[StageRef, float] = {}  # the share of sampled events each stage is tried on
+        # A triggered stage of known categories also needs one of their values in the line, whole (see
+        # quoted_value): a trigger such as a process name is found in lines of every category, and those
+        # of other categories are then neither parsed nor tried for the stage.
+        stage_categories: dict[StageRef, frozenset[str]] = {}
         for ref, pred in filters.items():
             rule = self._rules[ref[0]]
             if isinstance(pred, ir.MatchNone):
@@ -542,7 +544,7 @@ class FastExecution:
             # (free). Take the cheaper.
             categories = _category_values(pred, rule.category_field)
             together = everything
-            checked = self._checked_categories(pred, rule.category_field)
+            checked = self._checked_categories(categories, rule.category_field)
             if checked is not None:
                 together = 0
                 for value in checked:
@@ -562,6 +564,8 @@ class FastExecution:
                         kept.append((clause, (current.bit_count() - narrowed.bit_count()) / lines if lines else 1.0))
                         current = narrowed
                 planned_checks.append((ref, ordered[0], kept))
+                if checked is not None:
+                    stage_categories[ref] = checked
                 self.stats.triggered_stages += 1
             else:
                 for category in categories or (None,):
@@ -588,14 +592,6 @@ class FastExecution:
         checks_of = {ref: tuple(frozenset(literal_id(text) for text in clause.literals) for clause in rest)
                      for ref, _, rest in planned}
         self._literals = sorted(chosen, key=chosen.__getitem__)
-        # A triggered stage of known categories also needs one of their values in the line, whole (see
-        # quoted_value): a trigger such as a process name is found in lines of every category, and those
-        # of other categories are then neither parsed nor tried for the stage.
-        stage_categories: dict[StageRef, frozenset[str]] = {}
-        for ref, _, _ in planned:
-            checked = self._checked_categories(filters[ref], self._rules[ref[0]].category_field)
-            if checked is not None:
-                stage_categories[ref] = checked
         # The category values the scan tells a line holds or not, each by its own pattern (ids past the
         # literals'; a literal written the same way is found in keys too): those of triggered stages, and
         # those of free stages (see _notes_only).
