@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -209,26 +210,28 @@ def _pool_rules(tmp_path: Path) -> Path:
     return rules
 
 
-@pytest.mark.parametrize("output", ["file", "store", "table", "stdout"])
+# threshold 14: the seed rule's 13 sequences are built in the parent, the pool starts at the next rule
+@pytest.mark.parametrize(("output", "threshold"),
+                         [("file", 1), ("store", 1), ("table", 1), ("stdout", 1), ("file", 14), ("table", 14)])
 def test_alerts_built_in_worker_processes_are_those_one_process_builds(
-        output: str, demo: tuple[Path, list[tuple[str, str]], list[object]], tmp_path: Path,
+        output: str, threshold: int, demo: tuple[Path, list[tuple[str, str]], list[object]], tmp_path: Path,
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import sqlite3
 
     from eqlite.cli import alert_pool, run_cmd
 
-    monkeypatch.setattr(run_cmd, "PARALLEL_MIN_HITS", 1)
+    monkeypatch.setattr(run_cmd, "PARALLEL_MIN_HITS", threshold)
     monkeypatch.setattr(alert_pool, "POOL_BATCH", 7)
     monkeypatch.setattr(run_cmd, "TABLE_ROWS", 5)
     built: list[int] = []  # the alerts of each batch built by worker processes
-    real_batches = alert_pool.built_batches
+    real_next = alert_pool.AlertPool._next
 
-    def batches(*args: object, **kwargs: object) -> object:
-        for batch in real_batches(*args, **kwargs):  # type: ignore[arg-type]
-            built.append(len(batch.uuids))
-            yield batch
+    def next_batch(self: alert_pool.AlertPool[object]) -> tuple[object, alert_pool.BuiltBatch]:
+        tag, batch = real_next(self)
+        built.append(len(batch.uuids))
+        return tag, batch
 
-    monkeypatch.setattr(run_cmd, "built_batches", batches)
+    monkeypatch.setattr(alert_pool.AlertPool, "_next", next_batch)
     rules = _pool_rules(tmp_path)
     results = []
     for workers in ("1", "2"):
@@ -252,6 +255,10 @@ def test_alerts_built_in_worker_processes_are_those_one_process_builds(
         if workers == "1":
             assert not built  # one process: no pool
     assert built and sum(built) > 100  # the second run built its alerts in worker processes
+    if output == "file":  # with threshold 14, the seed rule's alerts were built in the parent
+        lines = cast(bytes, results[0][1]).splitlines()
+        seed = sum(b'"kibana.alert.rule.name":"Incoming DCOM' in line for line in lines)
+        assert seed == 39 and sum(built) == len(lines) - (seed if threshold == 14 else 0)
     assert results[0] == results[1]
     assert results[0][0] == 0
     if output == "table":  # the shown sequence shells come with their building blocks

@@ -1,8 +1,11 @@
-"""A rule's alerts built in worker processes, for ``eqlite run --workers N``.
+"""Every rule's alerts built in worker processes, for ``eqlite run --workers N``.
 
-After the feed, ``eqlite run`` reads each matched event back, builds its alert and writes it. For a
-rule with many matches that work is split into batches of hits, built by forked worker processes;
-the parent writes their results in hit order, so every output is what one process writes.
+After the feed, ``eqlite run`` finishes one rule after another (a sequence rule runs its matcher
+over its candidates), reads each matched event back, builds its alert and writes it. Once the
+matches so far pass :data:`PARALLEL_MIN_HITS`, one pool of forked workers builds the alerts of
+every later rule, a batch of hits at a time, while the parent finishes the next rules; the
+parent writes their results in rule order then hit order, so every output is what one process
+writes.
 
 A worker gives back, for each alert, what the writers need without the alert itself: its id, its
 NDJSON line (:func:`~eqlite.alerts.dumps_alert`), its sequence group, and, when the alerts go to the
@@ -13,23 +16,27 @@ stdout table shows are parsed again, in the parent.
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from eqlite.alerts import AlertBuilder, dumps_alert
 from eqlite.alerts.base import alert_uuid
 from eqlite.alerts.store import store_rows
+from eqlite.rules.model import Rule
 from eqlite.runtime.search import Hit
 
-# Fewer matches than this are built in the parent: starting the processes costs more than it saves.
-PARALLEL_MIN_HITS = 4000
+# Fewer matches than this (over the rules so far) are built in the parent: starting the
+# processes costs more than it saves.
+PARALLEL_MIN_HITS = 1000
 POOL_BATCH = 500  # hits per task (an alert of every rule's values is about 11 KB of NDJSON)
-WINDOW_PER_WORKER = 2  # tasks in flight per worker: bounds the results waiting in the parent's memory
+WINDOW_PER_WORKER = 8  # tasks in flight per worker: bounds the results waiting in the parent's memory
 
 Hydrate = Callable[[Sequence[Hit]], None]
+Tag = TypeVar("Tag")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +51,12 @@ class BuiltBatch:
 
 @dataclass(slots=True)
 class _Job:
-    hits: Sequence[Hit]
-    builder: AlertBuilder
+    rules: Sequence[Rule]
+    now: dt.datetime
     hydrate: Hydrate
     reopen: Callable[[], None]
     rows: bool
+    builders: dict[int, AlertBuilder] = field(default_factory=dict)  # a worker's, made on first use
 
 
 _JOB: list[_Job] = []  # the job of the pool being started (read in the forked workers)
@@ -65,34 +73,69 @@ def table_place(alert: Mapping[str, Any]) -> tuple[str | None, bool]:
     return None if group is None else str(group), alert.get("kibana.alert.group.index") is not None
 
 
-def _build(bounds: tuple[int, int]) -> BuiltBatch:
+def _build(task: tuple[int, list[Hit]]) -> BuiltBatch:
     job = _JOB[0]
-    hits = job.hits[bounds[0]:bounds[1]]
+    number, hits = task
+    builder = job.builders.get(number)
+    if builder is None:
+        builder = job.builders[number] = AlertBuilder(job.rules[number], now=job.now)
     job.hydrate(hits)
-    alerts = job.builder.build_all(hits)
+    alerts = builder.build_all(hits)
     return BuiltBatch([alert_uuid(alert) for alert in alerts], [dumps_alert(alert) for alert in alerts],
                       [table_place(alert) for alert in alerts], store_rows(alerts) if job.rows else None)
 
 
-def built_batches(hits: Sequence[Hit], builder: AlertBuilder, hydrate: Hydrate, reopen: Callable[[], None],
-                  workers: int, rows: bool) -> Iterator[BuiltBatch]:
-    """The alerts of ``hits``, a batch at a time and in order, built by ``workers`` forked processes.
+class AlertPool(Generic[Tag]):
+    """Forked workers that build alerts for the rules of a run, batches given back in the order sent.
 
-    ``reopen`` runs first in each worker (it must not share the parent's open files); ``rows`` asks
-    for the store's rows too. An error in a worker is raised here.
+    ``rules`` are the run's rules, by number; ``reopen`` runs first in each worker (it must not
+    share the parent's open files); ``rows`` asks for the store's rows too. Each batch is sent
+    with a caller's ``tag`` (the rule's summary, say) that comes back with its result. At most
+    ``workers * WINDOW_PER_WORKER`` batches are in flight: :meth:`submit` yields the oldest
+    results to make room. An error in a worker is raised where its batch is given back.
+
+    Use it as a context manager: the workers stop on leaving it (at once, on an error).
     """
-    _JOB[:] = [_Job(hits, builder, hydrate, reopen, rows)]
-    try:
-        context = multiprocessing.get_context("fork")
-        with context.Pool(workers, initializer=_start) as pool:
-            pending: deque[Any] = deque()
-            for start in range(0, len(hits), POOL_BATCH):
-                pending.append(pool.apply_async(_build, ((start, min(start + POOL_BATCH, len(hits))),)))
-                if len(pending) >= workers * WINDOW_PER_WORKER:
-                    yield pending.popleft().get()
-            while pending:
-                yield pending.popleft().get()
-    finally:
+
+    def __init__(self, rules: Sequence[Rule], now: dt.datetime, hydrate: Hydrate, reopen: Callable[[], None],
+                 workers: int, rows: bool) -> None:
+        _JOB[:] = [_Job(rules, now, hydrate, reopen, rows)]  # kept while the pool may fork a worker
+        try:
+            self._pool = multiprocessing.get_context("fork").Pool(workers, initializer=_start)
+        except BaseException:
+            _JOB.clear()
+            raise
+        self._window = workers * WINDOW_PER_WORKER
+        self._pending: deque[tuple[Tag, Any]] = deque()
+
+    def submit(self, tag: Tag, number: int, hits: Sequence[Hit]) -> Iterator[tuple[Tag, BuiltBatch]]:
+        """Send the alerts of rule ``number``'s ``hits`` to be built, a batch at a time; yields
+        the results that were waiting longest whenever the window is full."""
+        for start in range(0, len(hits), POOL_BATCH):
+            batch = list(hits[start:start + POOL_BATCH])
+            self._pending.append((tag, self._pool.apply_async(_build, ((number, batch),))))
+            while len(self._pending) >= self._window:
+                yield self._next()
+
+    def drain(self) -> Iterator[tuple[Tag, BuiltBatch]]:
+        """Every result still to come, in order."""
+        while self._pending:
+            yield self._next()
+
+    def _next(self) -> tuple[Tag, BuiltBatch]:
+        tag, result = self._pending.popleft()
+        built: BuiltBatch = result.get()
+        return tag, built
+
+    def __enter__(self) -> AlertPool[Tag]:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        if kind is None:
+            self._pool.close()
+        else:
+            self._pool.terminate()
+        self._pool.join()
         _JOB.clear()
 
 

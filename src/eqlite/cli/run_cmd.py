@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,7 @@ from eqlite.alerts import (
     dumps_alert,
     open_sink,
 )
-from eqlite.cli.alert_pool import PARALLEL_MIN_HITS, BuiltBatch, Hydrate, built_batches, can_fork, table_place
+from eqlite.cli.alert_pool import PARALLEL_MIN_HITS, AlertPool, BuiltBatch, Hydrate, can_fork, table_place
 from eqlite.cli.alerts_cmd import write_alert_table
 from eqlite.cli.convert_cmd import summary as source_summary
 from eqlite.cli.executions_cmd import time_zone, write_log_table
@@ -310,23 +311,32 @@ def run(args: argparse.Namespace) -> int:
     outcome = Outcome()
     pooled = fast if fast is not None and args.workers > 1 and can_fork() else None  # (see alert_pool)
     try:
-        with AlertWriter(args) as writer:
-            for rule_run in runs:
+        with AlertWriter(args) as writer, ExitStack() as stack:
+            pool: AlertPool[RuleSummary] | None = None
+            matched = 0  # the matches of the rules so far
+            for number, rule_run in enumerate(runs):
                 summary = RuleSummary(rule_run.rule, rule_run.status, rule_run.error or "", rule_run.events_seen)
                 outcome.rules.append(summary)
-                if (pooled is not None and rule_run.result is not None
-                        and len(rule_run.result.hits) >= PARALLEL_MIN_HITS):
-                    summary.matches = len(rule_run.result.hits)
-                    builder = AlertBuilder(rule_run.rule, now=now)
-                    for built in built_batches(rule_run.result.hits, builder, pooled.hydrate, pooled.reopen_readers,
-                                               args.workers, rows=writer.needs_rows):
-                        writer.write_built(built)
-                        summary.alerts += len(built.uuids)
+                hits = rule_run.result.hits if rule_run.result is not None else ()
+                matched += len(hits)
+                if pool is None and pooled is not None and matched >= PARALLEL_MIN_HITS:
+                    pool = stack.enter_context(AlertPool([run.rule for run in pooled.runs], now, pooled.hydrate,
+                                                         pooled.reopen_readers, args.workers,
+                                                         rows=writer.needs_rows))
+                if pool is not None and rule_run.result is not None:
+                    summary.matches = len(hits)
                     summary.detail = _notes(rule_run)
+                    for done, built in pool.submit(summary, number, hits):
+                        writer.write_built(built)
+                        done.alerts += len(built.uuids)
                 else:
                     for alerts in alert_batches(rule_run, now, summary, hydrate):
                         writer.write(alerts)
-                rule_run.result = None  # written: one rule's results in memory at a time
+                rule_run.result = None  # written or sent: one rule's results in memory at a time
+            if pool is not None:
+                for done, built in pool.drain():
+                    writer.write_built(built)
+                    done.alerts += len(built.uuids)
             results = writer.results
     except (AlertOutputError, EqliteError) as error:
         print(f"eqlite run: {error}", file=sys.stderr)
