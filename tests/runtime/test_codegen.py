@@ -76,3 +76,20 @@ def test_and_tries_what_is_likely_false_first_and_or_what_is_likely_true() -> No
     negated = ir.Not(ir.Term("user.id", (), insensitive=False))
     assert by_cost((negated, term)) == [term, negated]
     assert by_cost((term, negated), conjunction=False) == [negated, term]
+
+
+def test_a_predicate_is_compiled_on_its_first_call_and_stays_the_same_function() -> None:
+    compiler = SourceCompiler(CachingReaders(Schema.ecs()), prefix="r0_")
+    tests = [compiler.predicate(translate(parse(query).body.condition))
+             for query in ('process where process.name == "a"', 'any where destination.port in (1, 2)')]
+    pending = compiler.namespace["_eqlite_sources"]
+    assert sorted(pending) == ["_r0_stage_0", "_r0_stage_1"]  # nothing compiled yet
+    first = tests[0]
+    code = first.__code__
+    assert first(EventView({"process": {"name": "a"}})) is True
+    assert sorted(pending) == ["_r0_stage_1"]
+    assert first.__code__ is not code and first.__code__.co_filename == "<eqlite stage _r0_stage_0>"
+    assert compiler.namespace["_r0_stage_0"] is first  # the function handed out is the one kept
+    assert compiler.expression_of(first) is not None and compiler.expression_of(tests[1]) is not None
+    assert first(EventView({"process": {"name": "b"}})) is False
+    assert tests[1](EventView({"destination": {"port": 2}})) is True and not pending

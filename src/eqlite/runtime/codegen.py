@@ -12,6 +12,7 @@ The generated functions take an :class:`~eqlite.runtime.access.EventView`.
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 from eqlite.plan import ir
@@ -163,13 +164,23 @@ class SourceCompiler:
         return f"(not {self._constant(wanted_set)}.isdisjoint({self._read(pred.field)}))"
 
     def predicate(self, pred: ir.Pred) -> Predicate:
-        """Compile ``pred`` into a function of an event view."""
+        """Compile ``pred`` into a function of an event view.
+
+        The function's source is compiled on its first call (see :func:`_compile_on_first_call`):
+        the fast path puts most stages' expressions into functions of its own
+        (:meth:`expression_of`), and compiling a function for each of a thousand rules' stages
+        is a good part of their build.
+        """
         self._count = 0
         body = self._node(pred)
         name = f"_{self.prefix}stage_{len(self._expressions)}"
-        source = f"def {name}(view):\n    _c = view.cache\n    return {body}\n"
-        exec(compile(source, f"<eqlite stage {name}>", "exec"), self.namespace)
-        function: Predicate = self.namespace[name]
+        sources: dict[str, str] = self.namespace.setdefault(_SOURCES, {})
+        sources[name] = f"def {name}(view):\n    _c = view.cache\n    return {body}\n"
+        self.namespace.setdefault(_COMPILE, _compile_on_first_call)
+        function = types.FunctionType(_STUB_CODE, self.namespace, name)
+        function.__kwdefaults__ = {"_eqlite_name": name}
+        function.__qualname__ = name
+        self.namespace[name] = function
         self._expressions[name] = body
         return function
 
@@ -180,6 +191,27 @@ class SourceCompiler:
         if self.namespace.get(name) is not function:
             return None
         return self._expressions.get(name)
+
+
+_SOURCES = "_eqlite_sources"  # in a namespace: the source of each function not compiled yet, by name
+_COMPILE = "_eqlite_compile"
+# What a predicate runs until its first call has compiled its source: it compiles it, then takes
+# the compiled code as its own, so the function object stays the one handed out (and the one
+# :meth:`SourceCompiler.expression_of` knows) and later calls run the compiled code directly.
+_STUB_CODE: types.CodeType = next(
+    constant for constant in compile(
+        f"def stub(view, *, _eqlite_name=''):\n    return {_COMPILE}(globals(), _eqlite_name)(view)\n",
+        "<eqlite stage>", "exec").co_consts
+    if isinstance(constant, types.CodeType))
+
+
+def _compile_on_first_call(namespace: dict[str, Any], name: str) -> Predicate:
+    function: types.FunctionType = namespace[name]
+    exec(compile(namespace[_SOURCES].pop(name), f"<eqlite stage {name}>", "exec"), namespace)
+    function.__code__ = namespace[name].__code__
+    function.__kwdefaults__ = None
+    namespace[name] = function
+    return function
 
 
 __all__ = ["EventView", "SourceCompiler"]
