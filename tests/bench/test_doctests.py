@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["bench_instructions", "enginebench.code", "enginebench.data", "enginebench.engines", "enginebench.eqlpkg",
+MODULES = ["bench_alternate", "bench_instructions",
+           "enginebench.code", "enginebench.data", "enginebench.engines", "enginebench.eqlpkg",
            "enginebench.instructions", "enginebench.measure", "enginebench.report", "enginebench.workloads"]
 
 

@@ -1,0 +1,165 @@
+"""`eqlite run` end to end, for two or more versions of eqlite, run in turn round after round.
+
+Usage: .venv/bin/python bench/bench_alternate.py --code REV --code WORK [--events N] [--workload all]
+           [--workers 2] [--rounds 4] [--json OUT]
+
+This machine's speed moves by up to 2× within an hour, so one version measured after another can
+win or lose by the machine alone. Here the versions take turns (A B A B ...), each run a fresh
+``eqlite run`` subprocess over the same file and rule files, as ``bench_engine.py``'s
+``eqlite-cli`` engines run it; the medians, and how many rounds each version won, are compared.
+Every run's alerts must be the same lines as the first version's (sorted, as two versions may
+write them in another order); a difference is reported and the exit code is 1.
+
+Each ``--code`` is a commit (its ``src/`` exported with ``git archive`` and put first on
+``PYTHONPATH``) or ``WORK`` for the working tree. The first version is the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from enginebench.code import SOURCE, export_source
+from enginebench.data import DATA_DIR, ensure_data
+from enginebench.report import machine_info, render_table
+from enginebench.workloads import DEFAULT_RULES_ROOT, WORKLOAD_NAMES, build_workloads
+
+WORKING_TREE = "WORK"
+_RUN = "import sys; from eqlite.cli.main import main; sys.exit(main())"
+
+
+@dataclass
+class Version:
+    label: str
+    source: Path
+    seconds: list[float] = field(default_factory=list)
+    wins: int = 0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--code", action="append", metavar="REV", required=True,
+                        help=f"a commit, or {WORKING_TREE} for the working tree; two or more "
+                             "(the first is the baseline)")
+    parser.add_argument("--events", type=int, default=1_000_000, help="generated events (default 1,000,000)")
+    parser.add_argument("--seed", type=int, default=0, help="the generator's seed (default 0)")
+    parser.add_argument("--workload", choices=WORKLOAD_NAMES, default="all", help="the rules (default all)")
+    parser.add_argument("--rules", type=Path, default=DEFAULT_RULES_ROOT,
+                        help="Elastic's detection-rules folder (default ../shared/datasets/detection-rules)")
+    parser.add_argument("--workers", type=int, default=2, help="eqlite run --workers (default 2)")
+    parser.add_argument("--rounds", type=int, default=4, help="runs of each version (default 4)")
+    parser.add_argument("--json", type=Path, help="also write the times here as JSON")
+    return parser
+
+
+def sorted_lines(path: Path) -> list[bytes]:
+    with open(path, "rb") as handle:
+        return sorted(handle)
+
+
+def run_once(version: Version, data: Path, rules: Path, alerts: Path, workers: int) -> tuple[float, int]:
+    """Seconds of one ``eqlite run`` (wall, the subprocess's whole life), and the events it reports."""
+    environment = dict(os.environ, PYTHONPATH=str(version.source))
+    alerts.unlink(missing_ok=True)
+    command = [sys.executable, "-c", _RUN, "run", str(data), "--rules", str(rules), "--alerts", str(alerts),
+               "--no-store", "--now", "2030-01-01T00:00:00Z", "--workers", str(workers)]
+    started = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, check=False, env=environment)
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise RuntimeError(f"{version.label}: eqlite run exited with {completed.returncode}: "
+                           f"{completed.stderr.decode(errors='replace')[-2000:]}")
+    read = re.search(rb"eqlite run: (\d+) events", completed.stderr)
+    return seconds, int(read.group(1)) if read is not None else 0
+
+
+def summary_rows(versions: list[Version], events: int) -> list[list[Any]]:
+    """One row a version: its times, median, events/s at the median, and the ratio to the first.
+
+    >>> a, b = Version("a", Path()), Version("b", Path())
+    >>> a.seconds, b.seconds, b.wins = [20.0, 22.0], [16.0, 18.0], 2
+    >>> summary_rows([a, b], 1_000_000)[1]
+    ['b', '16.00, 18.00', '17.00', 58824, '0.810', '2 of 2']
+    """
+    base = versions[0].median
+    return [[version.label, ", ".join(f"{second:.2f}" for second in version.seconds), f"{version.median:.2f}",
+             round(events / version.median), f"{version.median / base:.3f}",
+             "-" if number == 0 else f"{version.wins} of {len(version.seconds)}"]
+            for number, version in enumerate(versions)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if len(args.code) < 2 or args.rounds < 1 or args.events < 1 or args.workers < 1:
+        parser.error("give two or more --code, and positive --rounds, --events and --workers")
+    data = ensure_data(args.events, args.seed, DATA_DIR, log=lambda text: print(text, file=sys.stderr))
+    from eqlite.rules.toml_format import rule_to_toml
+
+    (workload,) = build_workloads([args.workload], args.rules)
+    with tempfile.TemporaryDirectory(prefix="eqlite-bench-alternate-") as scratch:
+        folder = Path(scratch)
+        rules = folder / "rules"
+        rules.mkdir()
+        for number, rule in enumerate(workload.rules):
+            (rules / f"{number:05d}.toml").write_text(rule_to_toml(rule), encoding="utf-8")
+        versions: list[Version] = []
+        for number, rev in enumerate(args.code):
+            if rev == WORKING_TREE:
+                versions.append(Version("working tree", SOURCE))
+                continue
+            try:
+                commit = export_source(rev, folder / str(number))
+            except ValueError as error:
+                parser.error(f"--code {rev}: {error}")
+            versions.append(Version(f"{rev} ({commit[:10]})", folder / str(number) / "src"))
+        expected: list[bytes] | None = None
+        differ: list[str] = []
+        events = 0
+        for round_number in range(1, args.rounds + 1):
+            times = []
+            for version in versions:
+                alerts = folder / "alerts.ndjson"
+                seconds, events = run_once(version, data.path, rules, alerts, args.workers)
+                version.seconds.append(seconds)
+                times.append(seconds)
+                lines = sorted_lines(alerts)
+                if expected is None:
+                    expected = lines
+                elif lines != expected and version.label not in differ:
+                    differ.append(version.label)
+                print(f"round {round_number}: {version.label} {seconds:.2f} s", file=sys.stderr)
+            for version, seconds in zip(versions[1:], times[1:], strict=True):
+                version.wins += seconds < times[0]
+    print(f"`eqlite run --workers {args.workers}` over {data.path.name}, workload {args.workload!r} "
+          f"({len(workload.rules)} rules), {args.rounds} alternating rounds (wall seconds of each run)\n")
+    print(render_table(["code", "runs (s)", "median s", "events/s at the median", "× first", "faster than first"],
+                       summary_rows(versions, events or args.events)))
+    print(f"\nalerts: {'the same in every run' if not differ else 'DIFFERENT for ' + ', '.join(differ)} "
+          f"({len(expected or [])} lines)")
+    if args.json is not None:
+        document = {"events": args.events, "seed": args.seed, "workload": args.workload, "workers": args.workers,
+                    "machine": machine_info(), "alerts_lines": len(expected or []), "alerts_differ": differ,
+                    "versions": [{"code": version.label, "seconds": version.seconds, "median": version.median,
+                                  "wins": version.wins} for version in versions]}
+        args.json.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
