@@ -1049,3 +1049,40 @@ def test_a_file_that_cannot_be_opened_is_reported_and_the_others_are_read(small_
         f"{folder / 'b.ndjson'}: error: cannot read: No such file or directory"]
     assert {Path(path).name: f.events for path, f in stats.files.items()} == {
         "a.ndjson": 800, "b.ndjson": 0, "c.ndjson": 800, "d.ndjson": 800}
+
+
+def test_stages_tried_on_many_events_take_the_order_the_sample_says(tmp_path: Path) -> None:
+    """Statically, ``not process.name : "*.exe"`` is guessed usually true and a term usually false; on
+    these events the term always holds and the negation almost never does. The stage is generated
+    again with the negation first, and gives the reference engine's results; a script's errors met
+    while measuring are not the rule's."""
+    lines = [{"@timestamp": f"2024-05-14T08:{number // 60:02d}:{number % 60:02d}.000Z",
+              "event": {"category": ["process"], "type": ["start"]}, "host": {"os": {"type": "windows"}},
+              "process": {"name": "run.bat" if number % 50 == 1 else f"p{number}.exe", "pid": number}}
+             for number in range(1000)]
+    path = tmp_path / "order.ndjson"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    rules = [_rule(0, 'process where host.os.type == "windows" and event.type == "start" and '
+                      'not process.name : "*.exe" and 10 / (process.pid % 2) >= 0', None)]
+    execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
+    assert execution.stats.ordered_stages == 1
+    rule = execution._rules[0]
+    expression = rule.generator.expression_of(rule.bound.filters[0])  # type: ignore[union-attr]
+    assert expression is not None
+    negation = expression.index("(not ")
+    assert negation < expression.index("'host.os.type'") and negation < expression.index("'event.type'")
+    assert rule.compiled.script_errors.count == 0  # the sample's divisions by zero were counted apart
+    run_paths(execution, [str(path)], SourceStats())
+    reference = _reference(rules, Schema.ecs(), path)
+    ours = execution.finish()
+    assert [len(run.result.hits) for run in reference if run.result] == [20]
+    assert _signature(ours[0]) == _signature(reference[0])
+    assert ours[0].result is not None and reference[0].result is not None
+    assert ours[0].result.stats.script_errors == reference[0].result.stats.script_errors
+
+
+def test_stages_tried_on_few_events_keep_the_static_order(small_demo_file: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_module, "ORDER_MIN_SHARE", 2.0)  # no stage is tried that often
+    execution = FastExecution(_corpus_rules(), Schema.ecs(), read_sample([str(small_demo_file)]))
+    assert execution.stats.ordered_stages == 0
