@@ -177,8 +177,10 @@ class Bench:
                     log(f"memory: run {result['run_s']:.2f} s, peak RSS {result['peak_rss_kib'] / 1024:.0f} MiB")
                 peak = result["peak_rss_kib"] * 1024 / 1e6
                 ready = result["rss_ready_kib"] * 1024 / 1e6 if result.get("rss_ready_kib") else None
+                child = result["child_peak_rss_kib"] * 1024 / 1e6 if result.get("child_peak_rss_kib") else None
                 rows.append({"engine": engine.label, "workload": workload.name, "scale": scale, "events": events,
                              "mb": result["bytes"] / 1e6, "peak_rss_mb": peak, "ready_rss_mb": ready,
+                             "worker_peak_rss_mb": child,
                              "growth_mb": peak - ready if ready is not None else None,
                              "events_per_s": events / result["run_s"], "results": sum(result["hits"].values())})
         return rows
@@ -299,9 +301,10 @@ def render(document: dict[str, Any], measurements: list[Measurement]) -> str:
     if memory:
         out += ["", f"Memory: workload {memory[0]['workload']} on files of growing size", "",
                 render_table(["engine", "scale", "events", "file MB", "RSS after setup MB", "peak RSS MB",
-                              "growth MB", "events/s", "results"],
+                              "largest worker MB", "growth MB", "events/s", "results"],
                              [[r["engine"], f"{r['scale']}×", r["events"], r["mb"], r["ready_rss_mb"],
-                               r["peak_rss_mb"], r["growth_mb"], r["events_per_s"], r["results"]] for r in memory])]
+                               r["peak_rss_mb"], r.get("worker_peak_rss_mb"), r["growth_mb"], r["events_per_s"],
+                               r["results"]] for r in memory])]
         for label in dict.fromkeys(r["engine"] for r in memory):
             rows = [r for r in memory if r["engine"] == label]
             first, last = rows[0], rows[-1]
