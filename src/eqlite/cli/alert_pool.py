@@ -33,7 +33,7 @@ from eqlite.runtime.search import Hit
 # processes costs more than it saves.
 PARALLEL_MIN_HITS = 1000
 POOL_BATCH = 500  # hits per task (an alert of every rule's values is about 11 KB of NDJSON)
-WINDOW_PER_WORKER = 8  # tasks in flight per worker: bounds the results waiting in the parent's memory
+WINDOW_PER_WORKER = 2  # tasks in flight per worker: bounds the results waiting in the parent's memory
 
 Hydrate = Callable[[Sequence[Hit]], None]
 Tag = TypeVar("Tag")
