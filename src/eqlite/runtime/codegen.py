@@ -224,6 +224,7 @@ _STUB_CODE: types.CodeType = next(
 
 
 def _compile_on_first_call(namespace: dict[str, Any], name: str) -> Predicate:
+    # (one thread at a time: eqlite runs its workers as processes)
     function: types.FunctionType = namespace[name]
     exec(compile(namespace[_SOURCES].pop(name), f"<eqlite stage {name}>", "exec"), namespace)
     function.__code__ = namespace[name].__code__

@@ -718,8 +718,11 @@ class FastExecution:
                 continue
             compiler = Compiler(rule.generator.readers, ScriptErrors())
             measured: dict[int, float] = {}
-            for operand in operands:
-                test = compiler.predicate(operand)
+            try:
+                tests = [compiler.predicate(operand) for operand in operands]
+            except QueryError:  # (the stage compiled whole: not expected of its parts, but never fatal)
+                continue
+            for operand, test in zip(operands, tests, strict=True):
                 held = sum(1 for view in views if test(view))
                 measured[id(operand)] = (held + 0.5) / (len(views) + 1)
             budget -= len(operands) * len(views)
