@@ -1086,3 +1086,50 @@ def test_stages_tried_on_few_events_keep_the_static_order(small_demo_file: Path,
     monkeypatch.setattr(fast_module, "ORDER_MIN_SHARE", 2.0)  # no stage is tried that often
     execution = FastExecution(_corpus_rules(), Schema.ecs(), read_sample([str(small_demo_file)]))
     assert execution.stats.ordered_stages == 0
+
+
+def test_a_number_check_spares_lines_without_the_number_and_never_one_written_otherwise(tmp_path: Path) -> None:
+    """``destination.port == 445`` needs 445 in the line: lines of other ports are not parsed for the
+    stage. Integer fields index strings, fractions (truncated) and exponents too, and a JSON escape
+    can spell digits: every way of writing 445 below is found, as the reference engine finds it."""
+    written = ['445', '445.0', '445.7', '"445"', '"+0445"', '4.45e2', '"4.45e2"', '444.99999999999999',
+               '"\\u0034\\u0034\\u0035"', '0.445e3', '[80, 445]', '44.5E+1']
+    lines = []
+    for number in range(1000):
+        smb = number % 10 < 3  # 300 lines trigger the stage; 700 are other network lines
+        port = written[number // 10 % len(written)] if smb and number % 70 == 0 else str(80 + number % 7)
+        lines.append('{"@timestamp": "2024-05-14T08:%02d:%02d.000Z", "event": {"category": ["network"]}, '
+                     '"process": {"name": "%s"}, "destination": {"port": %s}}'
+                     % (number // 60 % 60, number % 60, "smb.exe" if smb else "other.exe", port))
+    for extra, port in enumerate(written):  # each way again, past the sample's lines
+        lines.append('{"@timestamp": "2024-05-14T09:00:%02d.000Z", "event": {"category": ["network"]}, '
+                     '"process": {"name": "smb.exe"}, "destination": {"port": %s}}' % (extra, port))
+    path = tmp_path / "numbers.ndjson"
+    path.write_text("".join(line + "\n" for line in lines))
+    rules = [_rule(0, 'network where process.name == "smb.exe" and destination.port == 445', None)]
+    execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
+    assert execution.stats.number_checks == 1 and execution.stats.triggered_stages == 1
+    run_paths(execution, [str(path)], SourceStats())
+    reference = _reference(rules, Schema.ecs(), path)
+    hits = [len(run.result.hits) for run in reference if run.result]
+    assert hits == [len(written) + 15]  # the 12 ways, and the 15 lines among the first 1,000 that hold one
+    assert execution.stats.parsed < 60  # of the 312 lines of smb.exe, those with 445 or an exponent
+    ours = execution.finish()
+    assert _signature(ours[0]) == _signature(reference[0])
+
+
+def test_number_checks_only_for_integer_fields_whose_values_the_line_holds() -> None:
+    execution = FastExecution([], Schema.ecs())
+    needed = execution._needed_numbers
+    from eqlite.plan.translate import translate
+    from eqlite.syntax.parser import parse
+
+    def numbers(condition: str) -> list[tuple[str, ...]]:
+        return needed(translate(parse(f"any where {condition}").body.condition))
+
+    assert numbers("destination.port in (445, -139)") == [("139", "445")]
+    assert numbers('destination.port == "3389" and process.name == "x"') == [("3389",)]
+    assert numbers("destination.port == 445 or source.port == 445") == []  # not a conjunct
+    assert numbers("not destination.port == 445") == []
+    assert numbers('process.name == "445"') == []  # a keyword: the literal prefilter's
+    assert numbers("destination.bytes == 1.5") == [("1",)]  # a long field indexes 1 for 1.5

@@ -127,12 +127,15 @@ class LiteralScanner:
     [3]
     """
 
-    def __init__(self, literals: Sequence[str], values: Sequence[str] = ()) -> None:
+    def __init__(self, literals: Sequence[str], values: Sequence[str] = (), expressions: Sequence[bytes] = ()) -> None:
         self.literals = [literal.lower() for literal in literals]
         # Quoted JSON string values, as a line holds them (see prefilter.quoted_value): id
         # len(literals) + i when ``values[i]`` occurs as a whole value (Hyperscan: followed by what
         # follows a value; the fallback: anywhere, keys too).
         self.values = [value.lower() for value in values]
+        # Regular expressions (Hyperscan's syntax), ids past the values'. Only Hyperscan looks for them:
+        # check ``engine`` before relying on them.
+        self.expressions = list(expressions)
         self._engine = "none"
         self._database: Any = None
         self._shape_match: Any = None
@@ -165,7 +168,7 @@ class LiteralScanner:
     def _compile(self, flags: int, extra: Sequence[bytes] = ()) -> Any:
         expressions = ([re.escape(literal).encode("utf-8") for literal in self.literals]
                        + [re.escape(value).encode("utf-8") + rb"\s*[,\]}]" for value in self.values]
-                       + list(extra))
+                       + self.expressions + list(extra))
         kept_at = _database_file(expressions, flags)
         cached = _cached_database(kept_at)
         if cached is not None:
@@ -207,7 +210,7 @@ class LiteralScanner:
         found: list[int] = []
         append = found.append
         literals = len(self.literals)
-        breaks = literals + len(self.values)  # the shape breaks' first id
+        breaks = literals + len(self.values) + len(self.expressions)  # the shape breaks' first id
         broken: list[int] = []
 
         def on_match(identifier: int, start: int, end: int, flags: int, context: Any) -> None:

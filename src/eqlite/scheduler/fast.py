@@ -71,9 +71,10 @@ from eqlite.scheduler.candidates import (
 )
 from eqlite.scheduler.executor import RuleRun, data_stream_index, failed, index_matches, prepare
 from eqlite.semantic.schema import Schema
-from eqlite.semantic.types import Family
+from eqlite.semantic.types import INTEGER_TYPES, Family, coerce_number
 from eqlite.sources.base import FileStats, Problem, SourceEvent, SourceStats
 from eqlite.sources.ndjson import is_gzip, unwrap
+from eqlite.syntax import ast
 
 if TYPE_CHECKING:
     from eqlite.scheduler.parallel import Presplit
@@ -94,6 +95,16 @@ ORDER_MIN_SHARE = 0.005
 ORDER_EVENTS = 200
 ORDER_MIN_EVENTS = 20
 ORDER_BUDGET = 200_000
+# A triggered stage that needs an integer field to equal given numbers gets a number check when, of the
+# sampled lines it would be tried on (at least NUMBER_MIN_LINES), the lines without any of the numbers
+# written in them are at least NUMBER_MIN_SPARED of them (see _number_checks).
+NUMBER_MIN_LINES = 20
+NUMBER_MIN_SPARED = 0.25
+# Written otherwise, a number need not show its digits: a JSON escape in a string ("\u0034" is "4"), an
+# exponent (4.45e2 is 445), or a fraction long enough to round to it (444.99999999999999 is 445.0).
+# A line with any of these passes every number check.
+_NUMBER_ESCAPE = rb"\\u"
+_NUMBER_EXPONENT = rb'[:\[,"]\s*[+-]?[0-9.]+[eE][+-]?[0-9]'
 
 # gc.set_threshold for a run (see settle_for_run): a young collection per 50,000 net allocations
 GC_THRESHOLDS = (50_000, 20, 20)
@@ -108,14 +119,24 @@ STAGES_FOUND_KEPT = 8_192  # sets of literals found in lines whose triggered sta
 
 class _Stages(dict[int, frozenset[int]]):
     """The stages a set of literals triggers, by rule; with their runners, by index (see _triggered_runner),
-    and the notes of a line that holds them and needs nothing else (see FastExecution._notes_only)."""
+    and the notes of a line that holds them and needs nothing else (see FastExecution._notes_only).
 
-    __slots__ = ("notes", "runners")
+    ``numbered`` are those of its stages that also need one of a few numbers in the line (see
+    FastExecution._numbers_in), with the ids of those numbers; ``narrowed``, the stages left when
+    some of them are not there, by the stages dropped; ``categories``, the category values found.
+    """
 
-    def __init__(self, stages: Mapping[int, frozenset[int]], notes: _Notes | None = None) -> None:
+    __slots__ = ("categories", "narrowed", "notes", "numbered", "runners")
+
+    def __init__(self, stages: Mapping[int, frozenset[int]], notes: _Notes | None = None,
+                 numbered: tuple[tuple[StageRef, frozenset[int]], ...] = (),
+                 categories: frozenset[str] = frozenset()) -> None:
         super().__init__(stages)
         self.runners: dict[str | None, StageRunner] = {}
         self.notes = notes
+        self.numbered = numbered
+        self.categories = categories
+        self.narrowed: dict[frozenset[StageRef], _Stages] = {}
 
 
 _NO_STAGES = _Stages({})
@@ -131,6 +152,18 @@ def clauses(pred: ir.Pred, frequency: Any, textual: Any, keys: Any) -> list[Requ
         return found
     single = requirement(pred, frequency, textual, keys)
     return [] if single is None else [single]
+
+
+def _bits(mask: int) -> Iterator[int]:
+    """The numbers of the bits set in ``mask``, lowest first.
+
+    >>> list(_bits(0b10110))
+    [1, 2, 4]
+    """
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
 
 
 def _ordered_operands(pred: ir.Pred) -> list[ir.Pred]:
@@ -341,6 +374,7 @@ class FastStats:
     deferring_rules: int = 0  # sequence rules whose broad stages wait for their selective one (see Backlog)
     deferred: int = 0  # (rule, line) pairs noted rather than evaluated
     ordered_stages: int = 0  # stages whose operands are tried in the order the sample says (see _order_by_sample)
+    number_checks: int = 0  # triggered stages that also need a number in the line (see _number_checks)
     noted_only: int = 0  # lines noted without being parsed: every stage that could apply to them deferred
     read_again: int = 0  # of which, read again and evaluated
 
@@ -655,6 +689,7 @@ class FastExecution:
             self._plan_deferral(shares)
             self._order_by_sample(shares, tried_on, sources)
         self._scanner = LiteralScanner(self._literals, patterns)
+        self._number_checks([ref for ref, _, _ in planned], filters, tried_on, sample)
         self._trigger_count = trigger_count
         self._trigger_scanner: LiteralScanner | None = None  # for block scans (see trigger_ends), when first needed
         self.stats.scanner = self._scanner.engine
@@ -705,13 +740,13 @@ class FastExecution:
             rule = self._rules[ref[0]]
             if rule.generator is None or ref[1] in rule.never:
                 continue
-            lines, views = tried_on.get(ref, 0), list[EventView]()
-            while lines and len(views) < ORDER_EVENTS:
-                low = lines & -lines
-                source = sources[low.bit_length() - 1]
+            views = list[EventView]()
+            for line_number in _bits(tried_on.get(ref, 0)):
+                source = sources[line_number]
                 if source is not None:
                     views.append(EventView(source))
-                lines ^= low
+                    if len(views) >= ORDER_EVENTS:
+                        break
             pred = rule.compiled._stages[ref[1]].filter
             operands = _ordered_operands(pred)
             if len(views) < ORDER_MIN_EVENTS or len(operands) < 2:
@@ -794,8 +829,103 @@ class FastExecution:
         triggered = {rule: frozenset(numbers) for rule, numbers in stages.items()}
         value_ids = self._value_ids
         values = frozenset(value_ids[number] for number in found if number in value_ids)
-        result = self._stages_found[found] = _Stages(triggered, self._notes_only(triggered, values))
+        number_ids = self._number_ids
+        numbered = tuple(((rule, number), number_ids[(rule, number)]) for rule, numbers in triggered.items()
+                         for number in numbers if (rule, number) in number_ids) if number_ids else ()
+        result = self._stages_found[found] = _Stages(triggered, self._notes_only(triggered, values), numbered, values)
         return result
+
+    def _numbers_in(self, raw: bytes, stages: _Stages) -> _Stages:
+        """``stages`` without those whose number check ``raw`` fails (see _number_checks)."""
+        assert self._number_scanner is not None
+        found = self._number_scanner.scan(raw)
+        if not found.isdisjoint(self._number_anyhow):
+            return stages  # a number written so that its digits may not show
+        dropped = frozenset(ref for ref, ids in stages.numbered if ids.isdisjoint(found))
+        if not dropped:
+            return stages
+        narrowed = stages.narrowed.get(dropped)
+        if narrowed is None:
+            left: dict[int, frozenset[int]] = {}
+            for rule_number, numbers in stages.items():
+                kept = frozenset(number for number in numbers if (rule_number, number) not in dropped)
+                if kept:
+                    left[rule_number] = kept
+            narrowed = stages.narrowed[dropped] = _Stages(left, self._notes_only(left, stages.categories), (),
+                                                          stages.categories)
+        return narrowed
+
+    def _number_checks(self, triggered: Sequence[StageRef], filters: Mapping[StageRef, ir.Pred],
+                       tried_on: Mapping[StageRef, int], sample: Sequence[bytes]) -> None:
+        """Give a triggered stage that needs an integer field to equal one of some numbers (a term among
+        its top-level conjuncts: ``destination.port == 445``) a check that the line holds one of them.
+
+        A number is looked for by its digits; and a line that may hold one written otherwise (see
+        _NUMBER_EXPONENT) passes. Integer fields index a string's number and a fraction's integer part
+        (``"445"``, ``445.9``, ``"+0445"`` are 445), all of which show the digits. Only for fields whose
+        value is what the line holds (no ``null_value``, not a runtime field). A literal prefilter cannot
+        do this: short numbers are found in most lines (times, ids), so a scan for them would cost every
+        line a callback; this scan runs only on the lines that trigger such a stage, and only when the
+        sample says it spares enough of them (NUMBER_MIN_SPARED).
+        """
+        self._number_ids: dict[StageRef, frozenset[int]] = {}
+        self._number_scanner: LiteralScanner | None = None
+        self._number_anyhow: frozenset[int] = frozenset()
+        if self.schema is None or self._scanner.engine != "hyperscan" or not sample:
+            return
+        digits_of: dict[str, int] = {}
+        chosen: dict[StageRef, tuple[str, ...]] = {}
+        for ref in triggered:
+            lines = [sample[number] for number in _bits(tried_on.get(ref, 0))]
+            if len(lines) < NUMBER_MIN_LINES:
+                continue
+            best: tuple[int, tuple[str, ...]] | None = None
+            for numbers in self._needed_numbers(filters[ref]):
+                holding = sum(1 for line in lines if any(text.encode() in line for text in numbers))
+                if best is None or holding < best[0]:
+                    best = (holding, numbers)
+            if best is not None and len(lines) - best[0] >= NUMBER_MIN_SPARED * len(lines):
+                chosen[ref] = best[1]
+                for text in best[1]:
+                    digits_of.setdefault(text, len(digits_of))
+        if not chosen:
+            return
+        digits = sorted(digits_of, key=digits_of.__getitem__)
+        # a fraction with this many digits or more may round to a chosen number (16 significant digits)
+        places = max(1, 16 - max(len(text) for text in digits))
+        expressions = [_NUMBER_ESCAPE, _NUMBER_EXPONENT, rb"[0-9]\.[0-9]{%d}" % places]
+        self._number_scanner = LiteralScanner(digits, (), expressions)
+        self._number_anyhow = frozenset(range(len(digits), len(digits) + len(expressions)))
+        self._number_ids = {ref: frozenset(digits_of[text] for text in numbers) for ref, numbers in chosen.items()}
+        self.stats.number_checks = len(chosen)
+
+    def _needed_numbers(self, pred: ir.Pred) -> list[tuple[str, ...]]:
+        """For each term among ``pred``'s top-level conjuncts that holds only where an integer field
+        equals one of some numbers: the digits of those numbers (without a sign)."""
+        operands = [pred]
+        found: list[tuple[str, ...]] = []
+        while operands:
+            operand = operands.pop()
+            if isinstance(operand, ir.And):
+                operands.extend(operand.operands)
+                continue
+            if not isinstance(operand, ir.Term) or operand.insensitive or self.schema is None:
+                continue
+            info = self.schema.field(operand.field)
+            if (info is None or info.type not in INTEGER_TYPES or info.null_value is not None or info.runtime
+                    or not operand.values):
+                continue
+            numbers: set[str] = set()
+            for value in operand.values:
+                if not isinstance(value, ast.Literal) or value.value is None or isinstance(value.value, bool):
+                    break
+                number = coerce_number(info.type, value.value)
+                if isinstance(number, int):  # (None: no value of the field can equal it)
+                    numbers.add(str(abs(number)))
+            else:
+                if numbers:
+                    found.append(tuple(sorted(numbers)))
+        return found
 
     def _notes_only(self, triggered: Mapping[int, AbstractSet[int]],
                     values: AbstractSet[str]) -> _Notes | None:
@@ -876,6 +1006,8 @@ class FastExecution:
         position = self._position
         self._position += 1
         stages = self._triggered(raw)
+        if stages.numbered:
+            stages = self._numbers_in(raw, stages)
         if not stages and not self._free:
             self.stats.skipped += 1
             return
