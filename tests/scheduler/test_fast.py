@@ -1098,12 +1098,13 @@ def test_a_number_check_spares_lines_without_the_number_and_never_one_written_ot
     for number in range(1000):
         smb = number % 10 < 3  # 300 lines trigger the stage; 700 are other network lines
         port = written[number // 10 % len(written)] if smb and number % 70 == 0 else str(80 + number % 7)
-        lines.append('{"@timestamp": "2024-05-14T08:%02d:%02d.000Z", "event": {"category": ["network"]}, '
-                     '"process": {"name": "%s"}, "destination": {"port": %s}}'
-                     % (number // 60 % 60, number % 60, "smb.exe" if smb else "other.exe", port))
+        name = "smb.exe" if smb else "other.exe"
+        lines.append(f'{{"@timestamp": "2024-05-14T08:{number // 60 % 60:02d}:{number % 60:02d}.000Z", '
+                     f'"event": {{"category": ["network"]}}, "process": {{"name": "{name}"}}, '
+                     f'"destination": {{"port": {port}}}}}')
     for extra, port in enumerate(written):  # each way again, past the sample's lines
-        lines.append('{"@timestamp": "2024-05-14T09:00:%02d.000Z", "event": {"category": ["network"]}, '
-                     '"process": {"name": "smb.exe"}, "destination": {"port": %s}}' % (extra, port))
+        lines.append(f'{{"@timestamp": "2024-05-14T09:00:{extra:02d}.000Z", "event": {{"category": ["network"]}}, '
+                     f'"process": {{"name": "smb.exe"}}, "destination": {{"port": {port}}}}}')
     path = tmp_path / "numbers.ndjson"
     path.write_text("".join(line + "\n" for line in lines))
     rules = [_rule(0, 'network where process.name == "smb.exe" and destination.port == 445', None)]
