@@ -607,23 +607,19 @@ class FastExecution:
             # categories (triggered: see _checked_categories), or on every event of its categories
             # (free). Take the cheaper.
             categories = _category_values(pred, rule.category_field)
-            together = everything
+            free_lines = everything  # the sampled lines of the stage's categories
+            if categories is not None:
+                free_lines = 0
+                for value in categories:
+                    free_lines |= category_lines.get((rule.category_field, value), 0)
             checked = self._checked_categories(categories, rule.category_field)
-            if checked is not None:
-                together = 0
-                for value in checked:
-                    together |= category_lines.get((rule.category_field, value), 0)
+            together = free_lines if checked is not None else everything
             for clause in ordered:
                 together &= clause_mask(clause)
             triggered_share = together.bit_count() / lines if lines else 0.0
             free_share = (sum(category_share.get((rule.category_field, c), 0.0) for c in categories)
                           if categories is not None and lines else 1.0)
             shares[ref] = min(triggered_share, free_share) if ordered else free_share
-            free_lines = everything
-            if categories is not None:
-                free_lines = 0
-                for value in categories:
-                    free_lines |= category_lines.get((rule.category_field, value), 0)
             if ordered and triggered_share <= TRIGGER_MAX and (triggered_share <= free_share or not lines):
                 tried_on[ref] = together
                 # Keep only the checks that cut the candidates noticeably: every literal costs scan time.
@@ -909,9 +905,9 @@ class FastExecution:
             if isinstance(operand, ir.And):
                 operands.extend(operand.operands)
                 continue
-            if not isinstance(operand, ir.Term) or operand.insensitive or self.schema is None:
+            if not isinstance(operand, ir.Term) or operand.insensitive:
                 continue
-            info = self.schema.field(operand.field)
+            info = self.schema.field(operand.field) if self.schema is not None else None
             if (info is None or info.type not in INTEGER_TYPES or info.null_value is not None or info.runtime
                     or not operand.values):
                 continue
