@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -31,11 +30,11 @@ from typing import Any
 import orjson
 from enginebench.code import SOURCE, export_source
 from enginebench.data import DATA_DIR, ensure_data
+from enginebench.engines import eqlite_run_command, events_reported, write_rule_files
 from enginebench.report import machine_info, render_table
 from enginebench.workloads import DEFAULT_RULES_ROOT, WORKLOAD_NAMES, build_workloads
 
 WORKING_TREE = "WORK"
-_RUN = "import sys; from eqlite.cli.main import main; sys.exit(main())"
 
 
 @dataclass
@@ -76,16 +75,14 @@ def run_once(version: Version, data: Path, rules: Path, alerts: Path, workers: i
     """Seconds of one ``eqlite run`` (wall, the subprocess's whole life), and the events it reports."""
     environment = dict(os.environ, PYTHONPATH=str(version.source))
     alerts.unlink(missing_ok=True)
-    command = [sys.executable, "-c", _RUN, "run", str(data), "--rules", str(rules), "--alerts", str(alerts),
-               "--no-store", "--now", "2030-01-01T00:00:00Z", "--workers", str(workers)]
     started = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, check=False, env=environment)
+    completed = subprocess.run(eqlite_run_command([str(data)], rules, alerts, workers), capture_output=True,
+                               check=False, env=environment)
     seconds = time.perf_counter() - started
     if completed.returncode != 0:
         raise RuntimeError(f"{version.label}: eqlite run exited with {completed.returncode}: "
                            f"{completed.stderr.decode(errors='replace')[-2000:]}")
-    read = re.search(rb"eqlite run: (\d+) events", completed.stderr)
-    return seconds, int(read.group(1)) if read is not None else 0
+    return seconds, events_reported(completed.stderr) or 0
 
 
 def summary_rows(versions: list[Version], events: int) -> list[list[Any]]:
@@ -109,15 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.code) < 2 or args.rounds < 1 or args.events < 1 or args.workers < 1:
         parser.error("give two or more --code, and positive --rounds, --events and --workers")
     data = ensure_data(args.events, args.seed, DATA_DIR, log=lambda text: print(text, file=sys.stderr))
-    from eqlite.rules.toml_format import rule_to_toml
-
     (workload,) = build_workloads([args.workload], args.rules)
     with tempfile.TemporaryDirectory(prefix="eqlite-bench-alternate-") as scratch:
         folder = Path(scratch)
         rules = folder / "rules"
         rules.mkdir()
-        for number, rule in enumerate(workload.rules):
-            (rules / f"{number:05d}.toml").write_text(rule_to_toml(rule), encoding="utf-8")
+        write_rule_files(workload.rules, rules)
         versions: list[Version] = []
         for number, rev in enumerate(args.code):
             if rev == WORKING_TREE:

@@ -156,6 +156,41 @@ class EqliteFastEngine(Engine):
         return hits
 
 
+def write_rule_files(rules: Sequence[Rule], folder: str | os.PathLike[str]) -> None:
+    """Write ``rules`` into ``folder`` as TOML files, one a rule, in order (``00000.toml``, ...)."""
+    from eqlite.rules.toml_format import rule_to_toml
+
+    for number, rule in enumerate(rules):
+        with open(os.path.join(folder, f"{number:05d}.toml"), "w", encoding="utf-8") as handle:
+            handle.write(rule_to_toml(rule))
+
+
+def eqlite_run_command(paths: Sequence[str], rules: str | os.PathLike[str], alerts: str | os.PathLike[str],
+                       workers: int) -> list[str]:
+    """``eqlite run`` as the benchmarks run it: the rule files of ``rules``, every alert to the NDJSON
+    file ``alerts`` (no store), a fixed ``--now``, ``workers`` worker processes.
+
+    >>> " ".join(eqlite_run_command(["a.ndjson"], "r", "out.ndjson", 2)[3:])
+    'run a.ndjson --rules r --alerts out.ndjson --no-store --now 2030-01-01T00:00:00Z --workers 2'
+    """
+    import sys
+
+    return [sys.executable, "-c", "import sys; from eqlite.cli.main import main; sys.exit(main())",
+            "run", *paths, "--rules", str(rules), "--alerts", str(alerts), "--no-store",
+            "--now", "2030-01-01T00:00:00Z", "--workers", str(workers)]
+
+
+def events_reported(stderr: bytes) -> int | None:
+    """The events ``eqlite run`` says it read: its summary on standard error begins
+    "eqlite run: N events in ...".
+
+    >>> events_reported(b"x\\neqlite run: 1000 events in 0.1 s"), events_reported(b"")
+    (1000, None)
+    """
+    read = re.search(rb"eqlite run: (\d+) events", stderr)
+    return int(read.group(1)) if read is not None else None
+
+
 class EqliteCliEngine(Engine):
     """``eqlite run`` end to end, as a user runs it: a subprocess that loads the rule files, builds
     the rules, reads the events, and writes every alert to an NDJSON file (``--no-store``).
@@ -173,29 +208,20 @@ class EqliteCliEngine(Engine):
     def setup(self, rules: Sequence[Rule], paths: Sequence[str]) -> dict[str, str]:
         import tempfile
 
-        from eqlite.rules.toml_format import rule_to_toml
-
         self.folder = tempfile.mkdtemp(prefix="eqlite-bench-cli-")
-        for number, rule in enumerate(rules):
-            with open(os.path.join(self.folder, f"{number:05d}.toml"), "w", encoding="utf-8") as handle:
-                handle.write(rule_to_toml(rule))
+        write_rule_files(rules, self.folder)
         self.alerts = os.path.join(self.folder, "alerts.ndjson")
         return {}
 
     def run(self, paths: Sequence[str]) -> RunOutcome:
         import subprocess
-        import sys
 
-        command = [sys.executable, "-c", "import sys; from eqlite.cli.main import main; sys.exit(main())",
-                   "run", *paths, "--rules", self.folder, "--alerts", self.alerts, "--no-store",
-                   "--now", "2030-01-01T00:00:00Z", "--workers", str(self.workers)]
-        completed = subprocess.run(command, capture_output=True, check=False)
+        completed = subprocess.run(eqlite_run_command(paths, self.folder, self.alerts, self.workers),
+                                   capture_output=True, check=False)
         if completed.returncode != 0:
             raise RuntimeError(f"eqlite run exited with {completed.returncode}: "
                                f"{completed.stderr.decode(errors='replace')[-2000:]}")
-        # the summary on standard error begins "eqlite run: N events in ..."
-        read = re.search(rb"eqlite run: (\d+) events", completed.stderr)
-        return RunOutcome(int(read.group(1)) if read is not None else None)
+        return RunOutcome(events_reported(completed.stderr))
 
     def late_hits(self) -> dict[str, int]:
         """Results per rule id, read from the alerts file (untimed)."""
