@@ -148,7 +148,7 @@ class LiteralScanner:
             append(identifier)
 
         self._on_match = on_match
-        if not self.literals and not self.values:
+        if not self.literals and not self.values and not (self.expressions and _hyperscan is not None):
             return
         if _hyperscan is not None:
             self._engine = "hyperscan"

@@ -100,11 +100,39 @@ ORDER_BUDGET = 200_000
 # written in them are at least NUMBER_MIN_SPARED of them (see _number_checks).
 NUMBER_MIN_LINES = 20
 NUMBER_MIN_SPARED = 0.25
+# A number is looked for as its digits with no other digit next to them but leading zeros: a JSON
+# number or a numeric string holding 445 shows "445" so ("445.7", "+0445", "[80, 445]"), and 1445,
+# 4450 and the 445 of a longer run of digits (an id, a time) do not count.
+_NUMBER_BOUNDS = (rb"[^0-9]0*", rb"[^0-9]")
 # Written otherwise, a number need not show its digits: a JSON escape in a string ("\u0034" is "4"), an
 # exponent (4.45e2 is 445), or a fraction long enough to round to it (444.99999999999999 is 445.0).
-# A line with any of these passes every number check.
+# A line with any of these passes every number check. An exponent is looked for in a whole number
+# token: from what opens a JSON value (or a string) to what ends one, so that hexadecimal text such as
+# an IPv6 address (":30e7:") or a hash is not taken for one.
 _NUMBER_ESCAPE = rb"\\u"
-_NUMBER_EXPONENT = rb'[:\[,"]\s*[+-]?[0-9.]+[eE][+-]?[0-9]'
+_NUMBER_EXPONENT = rb'[:\[,"]\s*[+-]?[0-9.]+[eE][+-]?[0-9]+\s*[,\]}"]'
+
+
+def _number_pattern(digits: str) -> bytes:
+    """The expression a line that holds the number ``digits`` (in a way that shows them) matches.
+
+    >>> pattern = re.compile(_number_pattern("445"))
+    >>> [bool(pattern.search(text)) for text in (b'"port": 445}', b'"+0445"', b':445.7,', b':1445,', b':4450,')]
+    [True, True, True, False, False]
+    """
+    before, after = _NUMBER_BOUNDS
+    return before + digits.encode() + after
+
+
+def _written_otherwise(longest: int) -> list[bytes]:
+    """The expressions of a line that may hold a number of up to ``longest`` digits without showing them:
+    a JSON escape, an exponent, a fraction long enough to round to it (16 significant digits).
+
+    >>> exponent = re.compile(_written_otherwise(3)[1])
+    >>> [bool(exponent.search(text)) for text in (b'"a": 4.45e2}', b'["44.5E+1"]', b'"fe80::8fe4:30e7:44de"')]
+    [True, True, False]
+    """
+    return [_NUMBER_ESCAPE, _NUMBER_EXPONENT, rb"[0-9]\.[0-9]{%d}" % max(1, 16 - longest)]
 
 # gc.set_threshold for a run (see settle_for_run): a young collection per 50,000 net allocations
 GC_THRESHOLDS = (50_000, 20, 20)
@@ -856,8 +884,8 @@ class FastExecution:
         """Give a triggered stage that needs an integer field to equal one of some numbers (a term among
         its top-level conjuncts: ``destination.port == 445``) a check that the line holds one of them.
 
-        A number is looked for by its digits; and a line that may hold one written otherwise (see
-        _NUMBER_EXPONENT) passes. Integer fields index a string's number and a fraction's integer part
+        A number is looked for by its digits (see _NUMBER_BOUNDS); and a line that may hold one written
+        otherwise (see _written_otherwise) passes. Integer fields index a string's number and a fraction's integer part
         (``"445"``, ``445.9``, ``"+0445"`` are 445), all of which show the digits. Only for fields whose
         value is what the line holds (no ``null_value``, not a runtime field). A literal prefilter cannot
         do this: short numbers are found in most lines (times, ids), so a scan for them would cost every
@@ -877,7 +905,9 @@ class FastExecution:
                 continue
             best: tuple[int, tuple[str, ...]] | None = None
             for numbers in self._needed_numbers(filters[ref]):
-                holding = sum(1 for line in lines if any(text.encode() in line for text in numbers))
+                shown = re.compile(b"|".join([_number_pattern(text) for text in numbers]
+                                             + _written_otherwise(max(map(len, numbers)))))
+                holding = sum(1 for line in lines if shown.search(line) is not None)
                 if best is None or holding < best[0]:
                     best = (holding, numbers)
             if best is not None and len(lines) - best[0] >= NUMBER_MIN_SPARED * len(lines):
@@ -887,11 +917,9 @@ class FastExecution:
         if not chosen:
             return
         digits = sorted(digits_of, key=digits_of.__getitem__)
-        # a fraction with this many digits or more may round to a chosen number (16 significant digits)
-        places = max(1, 16 - max(len(text) for text in digits))
-        expressions = [_NUMBER_ESCAPE, _NUMBER_EXPONENT, rb"[0-9]\.[0-9]{%d}" % places]
-        self._number_scanner = LiteralScanner(digits, (), expressions)
-        self._number_anyhow = frozenset(range(len(digits), len(digits) + len(expressions)))
+        otherwise = _written_otherwise(max(map(len, digits)))
+        self._number_scanner = LiteralScanner((), (), [_number_pattern(text) for text in digits] + otherwise)
+        self._number_anyhow = frozenset(range(len(digits), len(digits) + len(otherwise)))
         self._number_ids = {ref: frozenset(digits_of[text] for text in numbers) for ref, numbers in chosen.items()}
         self.stats.number_checks = len(chosen)
 
