@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from eqlite.plan.prefilter import regex_runs
+from eqlite.plan.prefilter import regex_alternatives, regex_runs
 from eqlite.runtime.patterns import regex_matcher
 
 CHARACTERS = ["a", "b", "C", ":", "x"]
@@ -75,3 +75,47 @@ def test_every_run_is_in_every_match(insensitive: bool) -> None:
 def test_what_it_does_not_follow_gives_nothing() -> None:
     for pattern in ("a|b", "ab&cd", "~ab", '"ab"c', "a<1-5>", "a#", "@ab", "(ab&c)d", "[ab"):
         assert regex_runs(pattern) is None, pattern
+
+
+def _holds_runs(pattern: str, value: str, insensitive: bool) -> bool:
+    """Whether ``value`` holds every run :func:`regex_runs` reads in ``pattern`` (where it says, at the start
+    or the end); True when it reads none."""
+    runs = regex_runs(pattern)
+    seen = value.lower() if insensitive else value
+    for text, starts, ends in runs or ():
+        run = text.lower() if insensitive else text
+        if run not in seen or (starts and not seen.startswith(run)) or (ends and not seen.endswith(run)):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("insensitive", [True, False], ids=["insensitive", "sensitive"])
+def test_every_match_holds_the_runs_of_one_alternative(insensitive: bool) -> None:
+    """The alternatives of an expression (its groups of alternatives written out) are a prefilter only if
+    every value that matches it matches one of them, and so holds that one's runs."""
+    rng = random.Random(11)
+    expanded = grouped = 0
+    for _ in range(3000):
+        pattern, value = _sequence(rng)
+        if rng.random() < 0.2:  # a top-level alternation
+            other, other_value = _sequence(rng)
+            pattern, value = (pattern + "|" + other, rng.choice([value, other_value]))
+        if insensitive and rng.random() < 0.5:
+            value = value.swapcase()
+        assert regex_matcher(pattern, insensitive)(value), (pattern, value)
+        alternatives = regex_alternatives(pattern)
+        if alternatives is None:
+            continue
+        expanded += len(alternatives) > 1
+        grouped += "(" in pattern and any("(" not in alternative for alternative in alternatives)
+        assert any(regex_matcher(alternative, insensitive)(value) and _holds_runs(alternative, value, insensitive)
+                   for alternative in alternatives), (pattern, value, alternatives)
+    assert expanded > 800 and grouped > 300
+
+
+def test_alternatives_of_a_group_that_may_not_occur_are_not_written_out() -> None:
+    assert regex_alternatives(".*\\.(top|xyz)") == [".*\\.top", ".*\\.xyz"]
+    for pattern in ("a(b|c)?d", "a(b|c)*d", "a(b|c)+d", "a(b|c){0,2}d", "a(b|c){1}d", "a(bc)d"):
+        assert regex_alternatives(pattern) == [pattern], pattern
+    assert regex_alternatives("(a|b)(c|d)(e|f)") == ["ace", "acf", "ade", "adf", "bce", "bcf", "bde", "bdf"]
+    assert regex_alternatives("(a|b|c)(d|e|f)(g|h|i)(j|k|l)", limit=64) is None  # 81 would be too many

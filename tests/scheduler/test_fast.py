@@ -1126,6 +1126,24 @@ def test_a_number_check_spares_lines_without_the_number_and_never_one_written_ot
     assert _signature(ours[0]) == _signature(reference[0])
 
 
+def test_a_regex_ending_in_a_group_of_alternatives_is_a_trigger(tmp_path: Path) -> None:
+    """``dns.question.name regex ".*\\.(top|xyz)"`` needs the name to end with ``.top`` or ``.xyz``: only
+    lines holding ``.top"`` or ``.xyz"`` (in some case) are parsed, and the results are the reference's."""
+    names = ["a.top", "b.xyz", "c.com", "top.com", "d.top.net", "e.TOP", "f.xyz.top", "g.topx", "xyz"]
+    lines = [f'{{"@timestamp": "2024-05-14T08:00:{number % 60:02d}.000Z", "event": {{"category": ["network"]}}, '
+             f'"dns": {{"question": {{"name": "{names[number % len(names)]}"}}}}}}' for number in range(450)]
+    path = tmp_path / "dns.ndjson"
+    path.write_text("".join(line + "\n" for line in lines))
+    rules = [_rule(0, 'network where dns.question.name regex """.*\\.(top|xyz)"""', None)]
+    execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
+    assert execution.stats.triggered_stages == 1 and execution.stats.free_stages == 0
+    run_paths(execution, [str(path)], SourceStats())
+    assert execution.stats.parsed == 200  # a.top, b.xyz, e.TOP (the scan ignores case) and f.xyz.top
+    reference = _reference(rules, Schema.ecs(), path)
+    assert [len(run.result.hits) for run in reference if run.result] == [150]  # a.top, b.xyz, f.xyz.top
+    assert _signature(execution.finish()[0]) == _signature(reference[0])
+
+
 def test_number_checks_only_for_integer_fields_whose_values_the_line_holds() -> None:
     execution = FastExecution([], Schema.ecs())
     needed = execution._needed_numbers

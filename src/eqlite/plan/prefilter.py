@@ -332,6 +332,87 @@ def _skip_regex_group(pattern: str, index: int) -> int:
     return -1
 
 
+REGEX_ALTERNATIVES = 64  # at most this many alternatives of one expression are read for literals
+
+
+def _split_alternatives(text: str) -> list[str]:
+    """``text`` cut at each ``|`` outside groups and classes (escapes followed)."""
+    parts, depth, start, index = [], 0, 0, 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "[":
+            index = _skip_regex_group(text, index)
+            if index < 0:
+                return [text]
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+        index += 1
+    parts.append(text[start:])
+    return parts
+
+
+def regex_alternatives(pattern: str, limit: int = REGEX_ALTERNATIVES) -> list[str] | None:
+    """``pattern`` as expressions one of which every matching value matches, without the ``|`` that
+    :func:`regex_runs` cannot read: split at its top-level ``|``, and each group of alternatives that
+    must occur once (one not followed by ``?``, ``*``, ``+`` or ``{``) replaced by each of its
+    alternatives in turn. None when there would be more than ``limit``.
+
+    ``.*\\.(top|xyz)`` ends with ``.top`` or ``.xyz``, which :func:`regex_runs` finds in the two
+    alternatives, where the group alone gives nothing.
+
+    >>> regex_alternatives(".*\\\\.(top|x(y|z))"), regex_alternatives("a|b(c|d)?")
+    (['.*\\\\.top', '.*\\\\.xy', '.*\\\\.xz'], ['a', 'b(c|d)?'])
+    >>> regex_alternatives("(a|b)(c|d)(e|f)", limit=4) is None
+    True
+    """
+    if '"' in pattern:
+        return [pattern]  # a quoted string may hold "|" and parentheses: left to regex_runs (which gives up)
+    done: list[str] = []
+    waiting = _split_alternatives(pattern)
+    while waiting:
+        text = waiting.pop(0)
+        group = _expandable_group(text)
+        if group is None:
+            done.append(text)
+        else:
+            start, end = group
+            waiting[:0] = [text[:start] + alternative + text[end:]
+                           for alternative in _split_alternatives(text[start + 1:end - 1])]
+        if len(done) + len(waiting) > limit:
+            return None
+    return done
+
+
+def _expandable_group(text: str) -> tuple[int, int] | None:
+    """Where the first group of ``text`` that holds a top-level ``|`` and must occur once opens and ends."""
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char in "[(":
+            end = _skip_regex_group(text, index)
+            if end < 0:
+                return None
+            if (char == "(" and (end >= len(text) or text[end] not in "?*+{")
+                    and len(_split_alternatives(text[index + 1:end - 1])) > 1):
+                return index, end
+            index = end
+            continue
+        index += 1
+    return None
+
+
 def _regex_literals(pattern: str) -> list[str]:
     """The JSON literals of :func:`regex_runs` (every one is in the line of a value that matches)."""
     found = regex_runs(pattern)
@@ -339,6 +420,18 @@ def _regex_literals(pattern: str) -> list[str]:
         return []
     return [literal for text, starts, ends in found for literal in value_runs(text, starts, ends)
             if len(literal.strip()) >= MIN_LITERAL]
+
+
+def _regex_requirement(pattern: str, estimate: Frequency) -> frozenset[str] | None:
+    """The literals one of which the line of a value that matches ``pattern`` holds: the rarest literal of
+    each of its alternatives (see :func:`regex_alternatives`); None when one has no literal."""
+    chosen = set()
+    for alternative in regex_alternatives(pattern) or [pattern]:
+        best = _rarest(_regex_literals(alternative), estimate)
+        if best is None:
+            return None
+        chosen.add(best)
+    return frozenset(chosen)
 
 
 def _rarest(runs: Iterable[str], frequency: Frequency) -> str | None:
@@ -446,12 +539,12 @@ def _value_requirement(pred: ir.Pred, estimate: Frequency, textual: Textual) -> 
     if isinstance(pred, (ir.Term, ir.Prefix, ir.Wildcard, ir.Regexp)) and not textual(pred.field):
         return None
     if isinstance(pred, ir.Regexp):
-        chosen = set()
+        chosen: set[str] = set()
         for expression in pred.patterns:
-            best = _rarest(_regex_literals(expression), estimate)
-            if best is None:
+            found = _regex_requirement(expression, estimate)
+            if found is None:
                 return None
-            chosen.add(best)
+            chosen |= found
         return Requirement(frozenset(chosen))
     if isinstance(pred, ir.Term):
         return _values(pred.values, estimate)
@@ -503,7 +596,8 @@ def candidate_literals(pred: ir.Pred, keys: Keys = _no_keys) -> set[str]:
                 found |= caseless_character("".join(_literal_parts(pattern))) or frozenset()
         elif isinstance(node, ir.Regexp):
             for text in node.patterns:
-                found.update(_regex_literals(text))
+                for alternative in regex_alternatives(text) or [text]:
+                    found.update(_regex_literals(alternative))
     return found
 
 
