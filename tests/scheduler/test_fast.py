@@ -1126,6 +1126,36 @@ def test_a_number_check_spares_lines_without_the_number_and_never_one_written_ot
     assert _signature(ours[0]) == _signature(reference[0])
 
 
+def test_a_number_check_counts_when_choosing_the_stage_of_a_sequence_to_evaluate_first(tmp_path: Path) -> None:
+    """``[network where process.name == "smb.exe" and destination.port == 445]`` is triggered by as many
+    lines as the first stage, but its number check spares most of them: it is tried on fewer lines, so
+    it is the one evaluated first (the other deferred), and the results are the reference's."""
+    lines = []
+    for number in range(1200):
+        second = f"2024-05-14T08:{number // 60 % 60:02d}:{number % 60:02d}"
+        if number % 4 == 0:  # a process start of smb.exe, a quarter of the lines
+            lines.append(f'{{"@timestamp": "{second}.000Z", "event": {{"category": ["process"], "type": ["start"]}}, '
+                         f'"process": {{"name": "smb.exe", "entity_id": "p{number // 40}"}}}}')
+        else:  # its connections (a quarter, to port 445 one time in 10), and other processes' (a half)
+            port = 445 if number % 40 == 1 else 8000 + number % 50
+            name = "smb.exe" if number % 4 == 1 else "other.exe"
+            lines.append(f'{{"@timestamp": "{second}.500Z", "event": {{"category": ["network"]}}, "process": '
+                         f'{{"name": "{name}", "entity_id": "p{number // 40}"}}, "destination": {{"port": {port}}}}}')
+    path = tmp_path / "smb.ndjson"
+    path.write_text("".join(line + "\n" for line in lines))
+    rules = [_rule(0, 'sequence by process.entity_id with maxspan=1m '
+                      '[process where process.name == "smb.exe"] '
+                      '[network where process.name == "smb.exe" and destination.port == 445]', None)]
+    execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
+    rule = execution._rules[0]
+    assert execution.stats.number_checks == 1
+    assert rule.deferring and rule.eager_stage == 1 and rule.deferred_stages == {0}
+    run_paths(execution, [str(path)], SourceStats())
+    reference = _reference(rules, Schema.ecs(), path)
+    assert [len(run.result.hits) for run in reference if run.result] == [30]  # a start, then 445, each 40 lines
+    assert _signature(execution.finish()[0]) == _signature(reference[0])
+
+
 def test_a_regex_ending_in_a_group_of_alternatives_is_a_trigger(tmp_path: Path) -> None:
     """``dns.question.name regex ".*\\.(top|xyz)"`` needs the name to end with ``.top`` or ``.xyz``: only
     lines holding ``.top"`` or ``.xyz"`` (in some case) are parsed, and the results are the reference's."""

@@ -111,6 +111,11 @@ def _keep_database(path: Path | None, database: Any) -> None:
         pass
 
 
+def hyperscan_installed() -> bool:
+    """Whether scanners use Hyperscan (which alone finds regular expressions: see LiteralScanner)."""
+    return _hyperscan is not None
+
+
 # A newline not preceded by "}" or not followed by "{": a line that is blank, or not one JSON object.
 _SHAPE_BREAKS = (rb"[^}]\n", rb"\n[^{]")
 

@@ -47,7 +47,7 @@ from eqlite.runtime.access import CachingReaders, EventView
 from eqlite.runtime.codegen import SourceCompiler
 from eqlite.runtime.compile import Compiler, ScriptErrors
 from eqlite.runtime.events import Ordinal, Timeline
-from eqlite.runtime.literals import LiteralScanner
+from eqlite.runtime.literals import LiteralScanner, hyperscan_installed
 from eqlite.runtime.search import (
     CompiledQuery,
     EventHit,
@@ -168,6 +168,16 @@ class _Stages(dict[int, frozenset[int]]):
 
 
 _NO_STAGES = _Stages({})
+
+
+def _without(stages: Mapping[int, AbstractSet[int]], dropped: AbstractSet[StageRef]) -> dict[int, frozenset[int]]:
+    """``stages`` (by rule) without the ``dropped`` ones; a rule left with none is left out."""
+    left: dict[int, frozenset[int]] = {}
+    for rule_number, numbers in stages.items():
+        kept = frozenset(number for number in numbers if (rule_number, number) not in dropped)
+        if kept:
+            left[rule_number] = kept
+    return left
 _OBJECT_ENDS = (b"}\n", b"}\r\n", b"}")  # how a line shaped like a JSON object ends (see feed_line)
 
 
@@ -709,11 +719,11 @@ class FastExecution:
         # check literals (ids past the triggers') and values trigger nothing
         self._triggers = [tuple(stages) for stages in triggers] + [()] * (
             len(self._literals) - trigger_count + len(patterns))
+        self._number_checks([ref for ref, _, _ in planned], filters, shares, tried_on, sample)
         if lines:
             self._plan_deferral(shares)
             self._order_by_sample(shares, tried_on, sources)
         self._scanner = LiteralScanner(self._literals, patterns)
-        self._number_checks([ref for ref, _, _ in planned], filters, tried_on, sample)
         self._trigger_count = trigger_count
         self._trigger_scanner: LiteralScanner | None = None  # for block scans (see trigger_ends), when first needed
         self.stats.scanner = self._scanner.engine
@@ -856,7 +866,13 @@ class FastExecution:
         number_ids = self._number_ids
         numbered = tuple(((rule, number), number_ids[(rule, number)]) for rule, numbers in triggered.items()
                          for number in numbers if (rule, number) in number_ids) if number_ids else ()
-        result = self._stages_found[found] = _Stages(triggered, self._notes_only(triggered, values), numbered, values)
+        notes = self._notes_only(triggered, values)
+        if numbered and (notes is not None or self._notes_only(_without(triggered, {ref for ref, _ in numbered}),
+                                                               values) is None):
+            # The numbers cannot spare the line its parsing (it is noted anyway, or parsed even without
+            # the numbered stages): not worth their scan, which costs more than a note.
+            numbered = ()
+        result = self._stages_found[found] = _Stages(triggered, notes, numbered, values)
         return result
 
     def _numbers_in(self, raw: bytes, stages: _Stages) -> _Stages:
@@ -870,17 +886,13 @@ class FastExecution:
             return stages
         narrowed = stages.narrowed.get(dropped)
         if narrowed is None:
-            left: dict[int, frozenset[int]] = {}
-            for rule_number, numbers in stages.items():
-                kept = frozenset(number for number in numbers if (rule_number, number) not in dropped)
-                if kept:
-                    left[rule_number] = kept
+            left = _without(stages, dropped)
             narrowed = stages.narrowed[dropped] = _Stages(left, self._notes_only(left, stages.categories), (),
                                                           stages.categories)
         return narrowed
 
     def _number_checks(self, triggered: Sequence[StageRef], filters: Mapping[StageRef, ir.Pred],
-                       tried_on: Mapping[StageRef, int], sample: Sequence[bytes]) -> None:
+                       shares: dict[StageRef, float], tried_on: dict[StageRef, int], sample: Sequence[bytes]) -> None:
         """Give a triggered stage that needs an integer field to equal one of some numbers (a term among
         its top-level conjuncts: ``destination.port == 445``) a check that the line holds one of them.
 
@@ -890,28 +902,35 @@ class FastExecution:
         value is what the line holds (no ``null_value``, not a runtime field). A literal prefilter cannot
         do this: short numbers are found in most lines (times, ids), so a scan for them would cost every
         line a callback; this scan runs only on the lines that trigger such a stage, and only when the
-        sample says it spares enough of them (NUMBER_MIN_SPARED).
+        sample says it spares enough of them (NUMBER_MIN_SPARED). A stage given a check is then tried on
+        fewer of the sampled lines: its ``shares`` and ``tried_on`` say so (which stage of a sequence to
+        evaluate first depends on them).
         """
         self._number_ids: dict[StageRef, frozenset[int]] = {}
         self._number_scanner: LiteralScanner | None = None
         self._number_anyhow: frozenset[int] = frozenset()
-        if self.schema is None or self._scanner.engine != "hyperscan" or not sample:
+        if self.schema is None or not hyperscan_installed() or not sample:
             return
         digits_of: dict[str, int] = {}
         chosen: dict[StageRef, tuple[str, ...]] = {}
         for ref in triggered:
-            lines = [sample[number] for number in _bits(tried_on.get(ref, 0))]
+            lines = [(number, sample[number]) for number in _bits(tried_on.get(ref, 0))]
             if len(lines) < NUMBER_MIN_LINES:
                 continue
-            best: tuple[int, tuple[str, ...]] | None = None
+            best: tuple[int, tuple[str, ...], int] | None = None
             for numbers in self._needed_numbers(filters[ref]):
                 shown = re.compile(b"|".join([_number_pattern(text) for text in numbers]
                                              + _written_otherwise(max(map(len, numbers)))))
-                holding = sum(1 for line in lines if shown.search(line) is not None)
-                if best is None or holding < best[0]:
-                    best = (holding, numbers)
+                holding = 0  # the lines that pass, as a bit set
+                for number, line in lines:
+                    if shown.search(line) is not None:
+                        holding |= 1 << number
+                if best is None or holding.bit_count() < best[0]:
+                    best = (holding.bit_count(), numbers, holding)
             if best is not None and len(lines) - best[0] >= NUMBER_MIN_SPARED * len(lines):
                 chosen[ref] = best[1]
+                tried_on[ref] = best[2]
+                shares[ref] = best[0] / len(sample)
                 for text in best[1]:
                     digits_of.setdefault(text, len(digits_of))
         if not chosen:
