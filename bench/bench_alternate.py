@@ -1,7 +1,7 @@
 """`eqlite run` end to end, for two or more versions of eqlite, run in turn round after round.
 
 Usage: .venv/bin/python bench/bench_alternate.py --code REV --code WORK [--events N] [--workload all]
-           [--workers 2] [--rounds 4] [--json OUT]
+           [--workers 2] [--rounds 4] [--floor] [--json OUT]
 
 This machine's speed moves by up to 2× within an hour, so one version measured after another can
 win or lose by the machine alone. Here the versions take turns (A B A B ...), each run a fresh
@@ -9,6 +9,11 @@ win or lose by the machine alone. Here the versions take turns (A B A B ...), ea
 ``eqlite-cli`` engines run it; the medians, and how many rounds each version won, are compared.
 Every run's alerts must be the same lines as the first version's (sorted, as two versions may
 write them in another order); a difference is reported and the exit code is 1.
+
+With ``--floor``, each round first times the two-core floor (``bench_engine.py``'s ``floor-2w``:
+as many forked processes as ``--workers``, each ``orjson.loads`` its share of the lines), and each
+version's run is also given as a share of the floor of its round: how fast it is for the machine's
+speed at that moment, which says what it reaches in a slow hour or a fast one.
 
 Each ``--code`` is a commit (its ``src/`` exported with ``git archive`` and put first on
 ``PYTHONPATH``) or ``WORK`` for the working tree. The first version is the baseline.
@@ -43,6 +48,7 @@ class Version:
     source: Path
     seconds: list[float] = field(default_factory=list)
     wins: int = 0
+    of_floor: list[float] = field(default_factory=list)  # the round's floor seconds ÷ this run's seconds
 
     @property
     def median(self) -> float:
@@ -62,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Elastic's detection-rules folder (default ../shared/datasets/detection-rules)")
     parser.add_argument("--workers", type=int, default=2, help="eqlite run --workers (default 2)")
     parser.add_argument("--rounds", type=int, default=4, help="runs of each version (default 4)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time the two-core floor each round, and give each run as a share of it")
     parser.add_argument("--json", type=Path, help="also write the times here as JSON")
     return parser
 
@@ -86,18 +94,37 @@ def run_once(version: Version, data: Path, rules: Path, alerts: Path, workers: i
 
 
 def summary_rows(versions: list[Version], events: int) -> list[list[Any]]:
-    """One row a version: its times, median, events/s at the median, and the ratio to the first.
+    """One row a version: its times, median, events/s at the median, the ratio to the first, and
+    (with ``--floor``) its median share of its rounds' floor.
 
     >>> a, b = Version("a", Path()), Version("b", Path())
     >>> a.seconds, b.seconds, b.wins = [20.0, 22.0], [16.0, 18.0], 2
     >>> summary_rows([a, b], 1_000_000)[1]
     ['b', '16.00, 18.00', '17.00', 58824, '0.810', '2 of 2']
+    >>> a.of_floor, b.of_floor = [0.2, 0.18], [0.25, 0.22]
+    >>> summary_rows([a, b], 1_000_000)[1][-1]
+    '0.235 (0.220-0.250)'
     """
     base = versions[0].median
-    return [[version.label, ", ".join(f"{second:.2f}" for second in version.seconds), f"{version.median:.2f}",
-             round(events / version.median), f"{version.median / base:.3f}",
-             "-" if number == 0 else f"{version.wins} of {len(version.seconds)}"]
-            for number, version in enumerate(versions)]
+    rows: list[list[Any]] = []
+    for number, version in enumerate(versions):
+        row = [version.label, ", ".join(f"{second:.2f}" for second in version.seconds), f"{version.median:.2f}",
+               round(events / version.median), f"{version.median / base:.3f}",
+               "-" if number == 0 else f"{version.wins} of {len(version.seconds)}"]
+        if version.of_floor:
+            row.append(f"{statistics.median(version.of_floor):.3f} "
+                       f"({min(version.of_floor):.3f}-{max(version.of_floor):.3f})")
+        rows.append(row)
+    return rows
+
+
+def floor_seconds(data: Path, workers: int) -> float:
+    """Seconds of the two-core floor over ``data`` (``bench_engine.py``'s ``floor-2w``), now."""
+    from enginebench.engines import ParallelFloorEngine
+
+    started = time.perf_counter()
+    ParallelFloorEngine(workers).run([str(data)])
+    return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,12 +152,18 @@ def main(argv: list[str] | None = None) -> int:
         expected: list[bytes] | None = None
         differ: list[str] = []
         events = 0
+        floors: list[float] = []
         for round_number in range(1, args.rounds + 1):
             times = []
+            if args.floor:
+                floors.append(floor_seconds(data.path, args.workers))
+                print(f"round {round_number}: floor on {args.workers} cores {floors[-1]:.2f} s", file=sys.stderr)
             for version in versions:
                 alerts = folder / "alerts.ndjson"
                 seconds, events = run_once(version, data.path, rules, alerts, args.workers)
                 version.seconds.append(seconds)
+                if floors:
+                    version.of_floor.append(floors[-1] / seconds)
                 times.append(seconds)
                 lines = sorted_lines(alerts)
                 if expected is None:
@@ -142,15 +175,19 @@ def main(argv: list[str] | None = None) -> int:
                 version.wins += seconds < times[0]
     print(f"`eqlite run --workers {args.workers}` over {data.path.name}, workload {args.workload!r} "
           f"({len(workload.rules)} rules), {args.rounds} alternating rounds (wall seconds of each run)\n")
-    print(render_table(["code", "runs (s)", "median s", "events/s at the median", "× first", "faster than first"],
-                       summary_rows(versions, events or args.events)))
+    columns = ["code", "runs (s)", "median s", "events/s at the median", "× first", "faster than first"]
+    if floors:
+        print(f"the floor on {args.workers} cores, each round: {', '.join(f'{second:.2f}' for second in floors)} s\n")
+        columns.append(f"÷ floor-{args.workers}w of its round: median (range)")
+    print(render_table(columns, summary_rows(versions, events or args.events)))
     print(f"\nalerts: {'the same in every run' if not differ else 'DIFFERENT for ' + ', '.join(differ)} "
           f"({len(expected or [])} lines)")
     if args.json is not None:
         document = {"events": args.events, "seed": args.seed, "workload": args.workload, "workers": args.workers,
                     "machine": machine_info(), "alerts_lines": len(expected or []), "alerts_differ": differ,
+                    "floor_seconds": floors,
                     "versions": [{"code": version.label, "seconds": version.seconds, "median": version.median,
-                                  "wins": version.wins} for version in versions]}
+                                  "wins": version.wins, "of_floor": version.of_floor} for version in versions]}
         args.json.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     return 1 if differ else 0
 
