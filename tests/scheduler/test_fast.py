@@ -17,7 +17,7 @@ from eqlite.rules import Rule, load_builtin_rules, load_rules
 from eqlite.runtime.search import EventHit, SearchResult
 from eqlite.scheduler import fast as fast_module
 from eqlite.scheduler.executor import Execution, RuleRun
-from eqlite.scheduler.fast import FastExecution, read_sample, run_paths
+from eqlite.scheduler.fast import SAMPLE_LINES, FastExecution, read_sample, run_paths
 from eqlite.semantic.schema import Schema
 from eqlite.sources.base import SourceStats
 from eqlite.sources.reader import read_events
@@ -1154,6 +1154,41 @@ def test_a_number_check_counts_when_choosing_the_stage_of_a_sequence_to_evaluate
     reference = _reference(rules, Schema.ecs(), path)
     assert [len(run.result.hits) for run in reference if run.result] == [30]  # a start, then 445, each 40 lines
     assert _signature(execution.finish()[0]) == _signature(reference[0])
+
+
+def test_a_line_scanned_for_its_category_s_literals_alone_misses_no_stage(tmp_path: Path) -> None:
+    """A line is scanned for the literals of the stages of the category its first ``"category":[...]``
+    names (and of stages of no category); a line that holds a value of a category the scanner does not
+    cover is scanned again for every literal. Whatever the guess, the results are the reference's."""
+    shapes = [
+        '{{"event": {{"category": ["process"]}}, "process": {{"name": "{name}"}}}}',
+        '{{"event": {{"category": ["network"]}}, "process": {{"name": "{name}"}}}}',
+        # the first "category" is not the event's, and names another category
+        '{{"rule": {{"category": ["network"]}}, "event": {{"category": ["process"]}}, '
+        '"process": {{"name": "{name}"}}}}',
+        '{{"event": {{"category": ["network", "process"]}}, "process": {{"name": "{name}"}}}}',
+        '{{"event": {{"category": "process"}}, "process": {{"name": "{name}"}}}}',  # a string, not a list
+        '{{"event.category": ["process"], "rule": {{"category": ["network"]}}, "process": {{"name": "{name}"}}}}',
+    ]
+    lines = []
+    for number in range(3000):
+        # the sample (the first 2,000 lines) has the plain shapes only: the scanners cover one category each
+        shape = shapes[number % 2] if number < SAMPLE_LINES or number % 5 == 0 else shapes[number % len(shapes)]
+        name = ("run.exe", "talk.exe", "other.exe")[number % 3]
+        compact = shape.format(name=name).replace(": ", ":").replace(", ", ",")
+        lines.append(compact[:-1] + f',"@timestamp":"2024-05-14T{number // 3600:02d}:{number // 60 % 60:02d}:'
+                                    f'{number % 60:02d}.000Z"}}')
+    path = tmp_path / "categories.ndjson"
+    path.write_text("".join(line + "\n" for line in lines))
+    rules = [_rule(0, 'process where process.name == "run.exe"', None),
+             _rule(1, 'network where process.name == "talk.exe"', None),
+             _rule(2, 'any where process.name == "other.exe"', None)]
+    execution = FastExecution(rules, Schema.ecs(), read_sample([str(path)]))
+    assert execution.stats.category_scanners == 2  # process and network
+    run_paths(execution, [str(path)], SourceStats())
+    reference = _reference(rules, Schema.ecs(), path)
+    assert [len(run.result.hits) for run in reference if run.result] == [634, 500, 1000]
+    assert [_signature(run) for run in execution.finish()] == [_signature(run) for run in reference]
 
 
 def test_a_regex_ending_in_a_group_of_alternatives_is_a_trigger(tmp_path: Path) -> None:

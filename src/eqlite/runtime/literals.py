@@ -34,7 +34,7 @@ _hyperscan: Any = _optional("hyperscan")
 # ------------------------------------------------------------------ compiled databases, kept on disk
 
 CACHE_ENVIRONMENT = "EQLITE_CACHE_DIR"
-DATABASES_KEPT = 16
+DATABASES_KEPT = 48  # (a rule set keeps a few: the main scanner, its category scanners, the number checks)
 
 
 def cache_folder() -> Path | None:
@@ -47,11 +47,13 @@ def cache_folder() -> Path | None:
     return Path(base) / "eqlite"
 
 
-def _database_file(expressions: Sequence[bytes], flags: int) -> Path | None:
+def _database_file(expressions: Sequence[bytes], flags: int, ids: Sequence[int] | None = None) -> Path | None:
     folder = cache_folder()
     if folder is None:
         return None
     key = hashlib.sha256(f"{_hyperscan.__version__}\n{platform.machine()}\n{flags}\n".encode())
+    if ids is not None:
+        key.update(b"ids:" + b",".join(str(number).encode() for number in ids) + b"\n")
     for expression in expressions:
         key.update(len(expression).to_bytes(4, "little"))
         key.update(expression)
@@ -132,8 +134,12 @@ class LiteralScanner:
     [3]
     """
 
-    def __init__(self, literals: Sequence[str], values: Sequence[str] = (), expressions: Sequence[bytes] = ()) -> None:
+    def __init__(self, literals: Sequence[str], values: Sequence[str] = (), expressions: Sequence[bytes] = (),
+                 only: Sequence[int] | None = None) -> None:
         self.literals = [literal.lower() for literal in literals]
+        # With ``only`` (Hyperscan alone), the scanner looks for those ids alone: a part of the
+        # patterns, whose ids are kept (see FastExecution's category scanners).
+        self.only = None if only is None else list(only)
         # Quoted JSON string values, as a line holds them (see prefilter.quoted_value): id
         # len(literals) + i when ``values[i]`` occurs as a whole value (Hyperscan: followed by what
         # follows a value; the fallback: anywhere, keys too).
@@ -158,6 +164,8 @@ class LiteralScanner:
         if _hyperscan is not None:
             self._engine = "hyperscan"
             self._database = self._compile(_hyperscan.HS_FLAG_CASELESS | _hyperscan.HS_FLAG_SINGLEMATCH)
+        elif only is not None:
+            raise ValueError("a scanner of some of the patterns needs Hyperscan")
         else:
             import ahocorasick
 
@@ -174,15 +182,16 @@ class LiteralScanner:
         expressions = ([re.escape(literal).encode("utf-8") for literal in self.literals]
                        + [re.escape(value).encode("utf-8") + rb"\s*[,\]}]" for value in self.values]
                        + self.expressions + list(extra))
-        kept_at = _database_file(expressions, flags)
+        ids = list(range(len(expressions)))
+        if self.only is not None:
+            ids = self.only + ids[len(expressions) - len(extra):]
+            expressions = [expressions[number] for number in ids]
+        kept_at = _database_file(expressions, flags, ids if self.only is not None else None)
         cached = _cached_database(kept_at)
         if cached is not None:
             return cached
         database = _hyperscan.Database()
-        database.compile(
-            expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions),
-            flags=[flags] * len(expressions),
-        )
+        database.compile(expressions=expressions, ids=ids, elements=len(expressions), flags=[flags] * len(expressions))
         _keep_database(kept_at, database)
         return database
 

@@ -29,7 +29,7 @@ import re
 import shutil
 import tempfile
 from array import array
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
@@ -111,6 +111,29 @@ _NUMBER_BOUNDS = (rb"[^0-9]0*", rb"[^0-9]")
 # an IPv6 address (":30e7:") or a hash is not taken for one.
 _NUMBER_ESCAPE = rb"\\u"
 _NUMBER_EXPONENT = rb'[:\[,"]\s*[+-]?[0-9.]+[eE][+-]?[0-9]+\s*[,\]}"]'
+
+
+# A category gets its own scanner (see FastExecution._plan_category_scanners) when at least this share of
+# the sampled lines name it first, and the scanner would look for at most this share of the literals.
+CATEGORY_SCAN_MIN_SHARE = 0.02
+CATEGORY_SCAN_MAX_SHARE = 0.8
+CATEGORY_SCAN_ALSO = 0.01  # a category value found in this share of a category's sampled lines is covered too
+_CATEGORY_OPENING = b'"category":["'
+
+
+def _sniffed_category(line: bytes) -> bytes | None:
+    """The first value of the first ``"category":[...]`` of a line (as compact JSON writes it); None
+    when there is none. Only a guess at the event's category: see FastExecution._plan_category_scanners.
+
+    >>> _sniffed_category(b'{"event":{"category":["process","x"]}}'), _sniffed_category(b'{"category": "x"}')
+    (b'process', None)
+    """
+    start = line.find(_CATEGORY_OPENING)
+    if start < 0:
+        return None
+    start += len(_CATEGORY_OPENING)
+    end = line.find(b'"', start)
+    return line[start:end] if end >= 0 else None
 
 
 def _number_pattern(digits: str) -> bytes:
@@ -413,6 +436,7 @@ class FastStats:
     deferred: int = 0  # (rule, line) pairs noted rather than evaluated
     ordered_stages: int = 0  # stages whose operands are tried in the order the sample says (see _order_by_sample)
     number_checks: int = 0  # triggered stages that also need a number in the line (see _number_checks)
+    category_scanners: int = 0  # categories whose lines are scanned for fewer literals (see _plan_category_scanners)
     noted_only: int = 0  # lines noted without being parsed: every stage that could apply to them deferred
     read_again: int = 0  # of which, read again and evaluated
 
@@ -724,6 +748,9 @@ class FastExecution:
             self._plan_deferral(shares)
             self._order_by_sample(shares, tried_on, sources)
         self._scanner = LiteralScanner(self._literals, patterns)
+        self._plan_category_scanners(
+            [(frozenset(chosen[text] for text in trigger.literals).union(*checks_of[ref]), stage_categories.get(ref))
+             for ref, trigger, _ in planned], value_id, patterns, sample)
         self._trigger_count = trigger_count
         self._trigger_scanner: LiteralScanner | None = None  # for block scans (see trigger_ends), when first needed
         self.stats.scanner = self._scanner.engine
@@ -733,6 +760,49 @@ class FastExecution:
         }
         self._category_reader = (next(iter(self._category_readers.values()))
                                  if len(self._category_readers) == 1 else None)
+
+    def _plan_category_scanners(self, needs: Sequence[tuple[frozenset[int], frozenset[str] | None]],
+                                value_id: Mapping[str, int], patterns: Sequence[str], sample: Sequence[bytes]) -> None:
+        """Scanners for the lines of one category, each looking only for the literals of the stages that
+        may apply to such a line: those that need one of a few category values (see _checked_categories)
+        and those that need none. ``needs`` gives each triggered stage's literal ids (its trigger's and
+        its checks') and its checked categories.
+
+        A line is given the scanner of the category its first ``"category":["...`` names (a guess,
+        :func:`_sniffed_category`), which also looks for every category value; when it finds a value
+        the scanner does not cover, the line is scanned again for every literal. So a stage left out of
+        a scanner is never missed: it needs one of its categories' values in the line, and none is
+        there. A scanner covers its category's value and those found in at least CATEGORY_SCAN_ALSO of
+        the sampled lines of the category (a DNS event is a network event whose protocol is ``"dns"``),
+        so that few lines are scanned twice. A network line is then not scanned for the process names,
+        paths and arguments of the process rules, and their callbacks are spared.
+        """
+        # by the category's value as a line writes it: the scanner, and the ids of the values it does not cover
+        self._category_scanners: dict[bytes | None, tuple[LiteralScanner, frozenset[int]]] = {}
+        if not hyperscan_installed() or not sample or not value_id:
+            return
+        by_category: dict[bytes | None, list[bytes]] = defaultdict(list)
+        for line in sample:
+            by_category[_sniffed_category(line)].append(line)
+        name_of = {number: value for value, number in value_id.items()}
+        value_ids = range(len(self._literals), len(self._literals) + len(patterns))
+        for value in sorted(value_id):
+            lines = by_category.get(value.encode(), [])
+            if len(lines) < CATEGORY_SCAN_MIN_SHARE * len(sample):
+                continue
+            seen = Counter(found for line in lines for found in self._scanner.scan(line) if found in name_of)
+            covered = {value} | {name_of[found] for found, count in seen.items()
+                                 if count >= CATEGORY_SCAN_ALSO * len(lines)}
+            ids: set[int] = set()
+            for literal_ids, categories in needs:
+                if categories is None or not covered.isdisjoint(categories):
+                    ids.update(literal_ids)
+            if len(ids) > CATEGORY_SCAN_MAX_SHARE * len(self._literals):
+                continue
+            scanner = LiteralScanner(self._literals, patterns, only=[*sorted(ids), *value_ids])
+            self._category_scanners[value.encode()] = (
+                scanner, frozenset(found for found in name_of if name_of[found] not in covered))
+        self.stats.category_scanners = len(self._category_scanners)
 
     def _plan_deferral(self, shares: Mapping[StageRef, float]) -> None:
         """Choose, for each sequence rule, the stage to evaluate first and the stages to defer (see Backlog)."""
@@ -842,7 +912,13 @@ class FastExecution:
         """The stages, by rule, whose literals the line holds (shared: never to be changed by the caller)."""
         if not self._literals and not self._values:
             return _NO_STAGES
-        found = self._scanner.scan(line)
+        chosen = self._category_scanners.get(_sniffed_category(line)) if self._category_scanners else None
+        if chosen is None:
+            found = self._scanner.scan(line)
+        else:
+            found = chosen[0].scan(line)
+            if not found.isdisjoint(chosen[1]):
+                found = self._scanner.scan(line)  # another category's value is there (see _plan_category_scanners)
         # Lines hold few distinct sets of literals (390 over 30,000 generated lines): each set's stages
         # are worked out once.
         cached = self._stages_found.get(found)
