@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -1189,6 +1191,38 @@ def test_a_line_scanned_for_its_category_s_literals_alone_misses_no_stage(tmp_pa
     reference = _reference(rules, Schema.ecs(), path)
     assert [len(run.result.hits) for run in reference if run.result] == [634, 500, 1000]
     assert [_signature(run) for run in execution.finish()] == [_signature(run) for run in reference]
+
+
+_LITERALS_OF_A_BUILD = """
+import json, sys
+from eqlite.rules import Rule
+from eqlite.scheduler.fast import FastExecution
+from eqlite.semantic.schema import Schema
+queries = ['process where process.name : ("a1.exe", "b2.exe", "c3.exe", "d4.exe", "e5.exe", "f6.exe")',
+           'process where process.args : ("-aa", "-bb", "-cc", "-dd") and process.parent.name : ("p.exe", "q.exe")',
+           'network where destination.domain : ("x.example", "y.example", "z.example") and process.name != null']
+rules = [Rule.from_dict({"rule_id": f"q{n}", "name": f"q{n}", "description": "d", "type": "eql", "language": "eql",
+                         "query": query, "risk_score": 1, "severity": "low"}) for n, query in enumerate(queries)]
+lines = [json.dumps({"event": {"category": ["process"]}, "process": {"name": "x.exe"}}).encode()] * 50
+execution = FastExecution(rules, Schema.ecs(), lines)
+print(json.dumps([execution._literals, sorted(map(list, execution._category_scanners))]))
+"""
+
+
+def test_the_scanners_of_a_rule_set_are_the_same_in_every_process(tmp_path: Path) -> None:
+    """Literal ids follow the rules and each literal set sorted, not a set's order, which depends on
+    the process's hash seed: the same rules and sample make the same scanners, which the cache of
+    compiled scanners can then find in the next run."""
+    built, kept = [], []
+    for seed in ("1", "2", "3"):
+        environment = dict(os.environ, PYTHONHASHSEED=seed, EQLITE_CACHE_DIR=str(tmp_path))
+        done = subprocess.run([sys.executable, "-c", _LITERALS_OF_A_BUILD], capture_output=True, check=True,
+                              env=environment)
+        built.append(json.loads(done.stdout))
+        kept.append(len(list(tmp_path.glob("hyperscan/*.hsdb"))))
+    assert len(built[0][0]) >= 8
+    assert built[0] == built[1] == built[2]
+    assert kept[0] > 0 and kept[0] == kept[1] == kept[2]  # the later processes compiled nothing new
 
 
 def test_a_regex_ending_in_a_group_of_alternatives_is_a_trigger(tmp_path: Path) -> None:

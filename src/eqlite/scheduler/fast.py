@@ -713,12 +713,14 @@ class FastExecution:
                     kept_checks.append(clause)
                     looked_for.update(clause.literals)
             planned.append((ref, trigger, kept_checks))
-        # Trigger literals take the low ids: their bits are the ones most often set.
+        # Trigger literals take the low ids: their bits are the ones most often set. Ids follow the order
+        # of the rules and of each set's sorted literals, never a set's (hash-seeded) order: the same
+        # rules and sample give the same scanners in every process, which the cache then finds.
         for _, trigger, _ in planned:
-            for text in trigger.literals:
+            for text in sorted(trigger.literals):
                 literal_id(text)
         trigger_count = len(chosen)
-        checks_of = {ref: tuple(frozenset(literal_id(text) for text in clause.literals) for clause in rest)
+        checks_of = {ref: tuple(frozenset(literal_id(text) for text in sorted(clause.literals)) for clause in rest)
                      for ref, _, rest in planned}
         self._literals = sorted(chosen, key=chosen.__getitem__)
         # The category values the scan tells a line holds or not, each by its own pattern (ids past the
@@ -737,7 +739,7 @@ class FastExecution:
             checks = checks_of[ref]
             if ref in stage_categories:
                 checks += (frozenset(value_id[value] for value in stage_categories[ref]),)
-            for text in trigger.literals:
+            for text in sorted(trigger.literals):
                 triggers[chosen[text]].append((ref[0], ref[1], checks))
         self._values = frozenset(self._value_ids.values())  # the values the scan tells
         # check literals (ids past the triggers') and values trigger nothing
