@@ -111,8 +111,6 @@ _NUMBER_BOUNDS = (rb"[^0-9]0*", rb"[^0-9]")
 # an IPv6 address (":30e7:") or a hash is not taken for one.
 _NUMBER_ESCAPE = rb"\\u"
 _NUMBER_EXPONENT = rb'[:\[,"]\s*[+-]?[0-9.]+[eE][+-]?[0-9]+\s*[,\]}"]'
-
-
 # A category gets its own scanner (see FastExecution._plan_category_scanners) when at least this share of
 # the sampled lines name it first, and the scanner would look for at most this share of the literals.
 CATEGORY_SCAN_MIN_SHARE = 0.02
@@ -157,6 +155,7 @@ def _written_otherwise(longest: int) -> list[bytes]:
     """
     return [_NUMBER_ESCAPE, _NUMBER_EXPONENT, rb"[0-9]\.[0-9]{%d}" % max(1, 16 - longest)]
 
+
 # gc.set_threshold for a run (see settle_for_run): a young collection per 50,000 net allocations
 GC_THRESHOLDS = (50_000, 20, 20)
 
@@ -191,6 +190,7 @@ class _Stages(dict[int, frozenset[int]]):
 
 
 _NO_STAGES = _Stages({})
+_OBJECT_ENDS = (b"}\n", b"}\r\n", b"}")  # how a line shaped like a JSON object ends (see feed_line)
 
 
 def _without(stages: Mapping[int, AbstractSet[int]], dropped: AbstractSet[StageRef]) -> dict[int, frozenset[int]]:
@@ -201,7 +201,6 @@ def _without(stages: Mapping[int, AbstractSet[int]], dropped: AbstractSet[StageR
         if kept:
             left[rule_number] = kept
     return left
-_OBJECT_ENDS = (b"}\n", b"}\r\n", b"}")  # how a line shaped like a JSON object ends (see feed_line)
 
 
 def clauses(pred: ir.Pred, frequency: Any, textual: Any, keys: Any) -> list[Requirement]:
@@ -752,7 +751,7 @@ class FastExecution:
         self._scanner = LiteralScanner(self._literals, patterns)
         self._plan_category_scanners(
             [(frozenset(chosen[text] for text in trigger.literals).union(*checks_of[ref]), stage_categories.get(ref))
-             for ref, trigger, _ in planned], value_id, patterns, sample)
+             for ref, trigger, _ in planned], patterns, sample)
         self._trigger_count = trigger_count
         self._trigger_scanner: LiteralScanner | None = None  # for block scans (see trigger_ends), when first needed
         self.stats.scanner = self._scanner.engine
@@ -764,7 +763,7 @@ class FastExecution:
                                  if len(self._category_readers) == 1 else None)
 
     def _plan_category_scanners(self, needs: Sequence[tuple[frozenset[int], frozenset[str] | None]],
-                                value_id: Mapping[str, int], patterns: Sequence[str], sample: Sequence[bytes]) -> None:
+                                patterns: Sequence[str], sample: Sequence[bytes]) -> None:
         """Scanners for the lines of one category, each looking only for the literals of the stages that
         may apply to such a line: those that need one of a few category values (see _checked_categories)
         and those that need none. ``needs`` gives each triggered stage's literal ids (its trigger's and
@@ -781,14 +780,14 @@ class FastExecution:
         """
         # by the category's value as a line writes it: the scanner, and the ids of the values it does not cover
         self._category_scanners: dict[bytes | None, tuple[LiteralScanner, frozenset[int]]] = {}
-        if not hyperscan_installed() or not sample or not value_id:
+        name_of = self._value_ids  # the category values the scan tells, by id
+        if not hyperscan_installed() or not sample or not name_of:
             return
         by_category: dict[bytes | None, list[bytes]] = defaultdict(list)
         for line in sample:
             by_category[_sniffed_category(line)].append(line)
-        name_of = {number: value for value, number in value_id.items()}
-        value_ids = range(len(self._literals), len(self._literals) + len(patterns))
-        for value in sorted(value_id):
+        value_ids = sorted(name_of)
+        for value in sorted(name_of.values()):
             lines = by_category.get(value.encode(), [])
             if len(lines) < CATEGORY_SCAN_MIN_SHARE * len(sample):
                 continue
@@ -801,7 +800,7 @@ class FastExecution:
                     ids.update(literal_ids)
             if len(ids) > CATEGORY_SCAN_MAX_SHARE * len(self._literals):
                 continue
-            scanner = LiteralScanner(self._literals, patterns, only=[*sorted(ids), *value_ids])
+            scanner = LiteralScanner(self._literals, patterns, only=sorted(ids) + value_ids)
             self._category_scanners[value.encode()] = (
                 scanner, frozenset(found for found in name_of if name_of[found] not in covered))
         self.stats.category_scanners = len(self._category_scanners)
